@@ -1,0 +1,119 @@
+#pragma once
+// Validated configuration, one struct per concern. Filled only by src/core/cli.cpp
+// (flag > environment POKEFLOW_<NAME> > --config file > default); each role gets a copy.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pokeflow {
+
+enum class log_level { debug, info, warn, error };
+
+struct log_config {
+  log_level level = log_level::info;
+};
+
+struct pg_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 55432;
+  std::string database = "poke_orders";
+  std::string user = "poke_user";
+  std::string password = "poke_password";
+  int pool_size = 4;
+  std::chrono::milliseconds connect_timeout{3000};
+  // libpq keyword/value connection string built from the fields above.
+  std::string conninfo() const;
+};
+
+struct kafka_config {
+  std::string brokers = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094";
+  // Passed through verbatim to librdkafka (e.g. security.protocol=SASL_SSL).
+  std::map<std::string, std::string> properties;
+  std::string orders_topic = "poke-orders";
+  std::string states_topic = "poke-orders-state";
+  std::string dlq_topic = "poke-orders-dlq";
+};
+
+struct admin_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9100;  // 0 disables the admin listener
+};
+
+struct api_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8000;
+  std::string token = "pokeflow-dev-token";  // bearer token for PUT /orders/{id} and DELETE /orders
+  std::size_t max_body_bytes = 16 * 1024;
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds request_timeout{10000};
+  bool migrate_on_start = true;
+  // Outbox relay
+  int relay_batch = 500;
+  std::chrono::milliseconds relay_interval{50};
+};
+
+struct fraud_rules {
+  double max_price = 200.0;              // price > max_price -> rejected
+  std::vector<std::int64_t> blocked_users{5};
+  std::vector<std::string> blocked_prefixes{"d", "f", "a"};  // case-insensitive
+};
+
+struct fraud_config {
+  std::string group = "poke-order-consumer";
+  std::string rules_file = "config/fraud-rules.ini";
+  fraud_rules rules;
+};
+
+struct updater_config {
+  std::string group = "order-updater";
+  std::string api_url = "http://127.0.0.1:8000";
+  std::string token = "pokeflow-dev-token";
+  int concurrency = 3;  // partitions worked on at once
+};
+
+struct reverser_config {
+  std::chrono::milliseconds interval{60000};
+  std::chrono::milliseconds pending_timeout{30 * 60 * 1000};  // T
+  int batch = 500;
+};
+
+struct loadgen_config {
+  std::string api_url = "http://127.0.0.1:8000";
+  int users = 5;
+  int orders_per_user = 1000;
+  std::chrono::milliseconds delay{2000};
+  std::vector<std::int64_t> user_ids{1, 2, 3, 4, 5};
+  std::chrono::milliseconds initial_delay{0};
+  double rate = 0;  // > 0 selects the open model
+  std::chrono::milliseconds duration{10000};
+  int connections = 32;
+  std::string ledger;  // path; empty = no ledger
+  std::string summary_json;  // path; empty = stdout only
+  std::string pokemon_file = "config/pokemon.txt";
+  std::string countries_file = "config/countries.txt";
+};
+
+enum class role { api, fraud, updater, reverser, loadgen };
+
+struct app_config {
+  std::vector<role> roles;
+  log_config log;
+  admin_config admin;
+  pg_config pg;
+  kafka_config kafka;
+  api_config api;
+  fraud_config fraud;
+  updater_config updater;
+  reverser_config reverser;
+  loadgen_config loadgen;
+  std::chrono::milliseconds shutdown_timeout{10000};
+};
+
+const char* to_string(role r) noexcept;
+const char* to_string(log_level l) noexcept;
+
+}  // namespace pokeflow

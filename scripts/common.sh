@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/*.sh. Source it; it defines functions and POKEFLOW_CACHE only.
+#
+#   POKEFLOW_CACHE            cache root, outside the clone so every clone and CI run on this
+#                             machine reuses what an earlier one built (override by exporting it)
+#   pf_log MSG...             one progress line on stderr
+#   pf_die MSG...             one error line on stderr, exit 1
+#   pf_need CMD...            pf_die unless every CMD is on PATH
+#   pf_as_root CMD...         run CMD as root (directly, or through sudo), pf_die if impossible
+#   pf_stamp_ok FILE KEY      true if FILE exists and holds exactly KEY
+#   pf_stamp_write FILE KEY   record KEY in FILE (atomically)
+
+if [[ -z ${POKEFLOW_CACHE:-} ]]; then
+  if [[ -z ${XDG_CACHE_HOME:-} && -z ${HOME:-} ]]; then
+    printf '[pokeflow] error: neither POKEFLOW_CACHE, XDG_CACHE_HOME nor HOME is set\n' >&2
+    exit 1
+  fi
+  POKEFLOW_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/pokeflow"
+fi
+
+pf_log() { printf '[%s] %s\n' "${PF_TAG:-pokeflow}" "$*" >&2; }
+
+pf_die() {
+  printf '[%s] error: %s\n' "${PF_TAG:-pokeflow}" "$*" >&2
+  exit 1
+}
+
+pf_need() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || pf_die "'$c' is not installed (run scripts/setup.sh)"
+  done
+}
+
+pf_as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    # Without a terminal sudo cannot ask for a password; -n makes that fail at once, clearly.
+    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
+  else
+    pf_die "need root for: $* (run as root, or install and configure sudo)"
+  fi
+}
+
+pf_stamp_ok() {
+  [[ -f $1 ]] && [[ $(<"$1") == "$2" ]]
+}
+
+pf_stamp_write() {
+  printf '%s\n' "$2" >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
