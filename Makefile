@@ -1,0 +1,46 @@
+# pokeflow: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+BUILD ?= build
+JOBS ?= 2
+
+.PHONY: all setup build test unit integration up down status demo chaos bench clean format
+
+all: build
+
+setup:
+	scripts/setup.sh
+
+# Static build of build/pokeflow (configure once, then incremental).
+build:
+	scripts/build.sh "$(BUILD)" "$(JOBS)"
+
+# Sets up, builds, starts the local stack, runs every test through CTest, stops the stack.
+test: setup
+	scripts/run-tests.sh "$(BUILD)" "$(JOBS)"
+
+up:
+	scripts/stack.sh up
+
+down:
+	scripts/stack.sh down
+
+status:
+	scripts/stack.sh status
+
+# Sets up and runs the main job: the stack, every role, the seed's load shape (scaled down;
+# FULL=1 runs the original 5 users x 1000 orders x 2 s).
+demo: setup build
+	scripts/demo.sh
+
+chaos: setup build
+	scripts/chaos.sh
+
+bench: setup build
+	bench/run.sh
+
+clean:
+	rm -rf "$(BUILD)"
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

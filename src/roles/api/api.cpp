@@ -1,0 +1,474 @@
+#include "roles/api/api.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/http/server.hpp"
+#include "core/json/codec.hpp"
+#include "core/kafka/producer.hpp"
+#include "core/log.hpp"
+#include "core/pg/migrate.hpp"
+#include "core/pg/params.hpp"
+#include "core/pg/pool.hpp"
+#include "roles/api/sql.hpp"
+
+namespace pokeflow::roles::api {
+
+namespace asio = boost::asio;
+namespace http = core::http;
+namespace pg = core::pg;
+namespace json = core::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+order order_from_row(const pg::result& r, int row) {
+  order o;
+  o.id = r.get_int(row, "id");
+  o.user_id = r.get_int(row, "user_id");
+  o.pokemon = std::string(r.get(row, "pokemon"));
+  o.country = std::string(r.get(row, "country"));
+  o.price = r.get_double(row, "price");
+  o.state = parse_order_state(r.get(row, "state")).value_or(order_state::pending);
+  o.timestamp = std::string(r.get(row, "ts"));
+  return o;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+http::response validation(json::validation_errors errs) {
+  return http::response::json(422, json::encode_validation_errors(errs));
+}
+
+http::response single_validation(std::string where, std::string field, std::string msg, std::string type) {
+  return validation({{{std::move(where), std::move(field)}, std::move(msg), std::move(type)}});
+}
+
+// 503 for a database that is down or overloaded, 500 for anything else.
+http::response db_failure(const pg::result& r) {
+  if (r.retryable()) {
+    auto resp = http::response::error(503, "database unavailable: " + r.message());
+    resp.headers.emplace("Retry-After", "1");
+    return resp;
+  }
+  core::log::error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
+  return http::response::error(500, "database error");
+}
+
+bool json_content_type(const http::request& req) {
+  auto ct = req.header("Content-Type");
+  if (!ct) return false;
+  std::string v(ct->substr(0, ct->find(';')));
+  v.erase(std::remove(v.begin(), v.end(), ' '), v.end());
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  return v == "application/json";
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
+  return diff == 0;
+}
+
+}  // namespace
+
+struct api::impl : std::enable_shared_from_this<impl> {
+  core::role_context ctx;
+  api_config cfg;
+  pg_config pgc;
+  kafka_config kafka;
+  pg::pool pool;
+  std::shared_ptr<http::server> server;
+  std::unique_ptr<core::kafka::producer> producer;
+  asio::steady_timer relay_wake{ctx.io};
+  asio::steady_timer stats_timer{ctx.io};
+  bool stopping = false;
+  bool relay_done = false;
+  bool stats_done = false;
+  bool migrated = false;
+
+  core::metrics::counter& orders_created;
+  core::metrics::counter& published;
+  core::metrics::counter& relay_errors;
+  core::metrics::gauge& backlog;
+  core::metrics::gauge& backlog_age;
+  core::metrics::counter& transitions_applied;
+  core::metrics::counter& transitions_unchanged;
+  core::metrics::counter& transitions_conflict;
+
+  impl(core::role_context c, api_config a, pg_config p, kafka_config k)
+      : ctx(c),
+        cfg(std::move(a)),
+        pgc(std::move(p)),
+        kafka(std::move(k)),
+        pool(ctx.io.get_executor(), pgc),
+        orders_created(ctx.metrics.get_counter("pokeflow_orders_created_total", "Orders accepted (201)")),
+        published(ctx.metrics.get_counter("pokeflow_outbox_published_total", "Outbox events published to Kafka")),
+        relay_errors(ctx.metrics.get_counter("pokeflow_outbox_relay_errors_total",
+                                             "Relay rounds that failed (database or Kafka)")),
+        backlog(ctx.metrics.get_gauge("pokeflow_outbox_backlog", "Outbox events not yet published")),
+        backlog_age(ctx.metrics.get_gauge("pokeflow_outbox_oldest_age_seconds",
+                                          "Age of the oldest unpublished outbox event")),
+        transitions_applied(ctx.metrics.get_counter("pokeflow_state_transitions_total",
+                                                    "PUT /orders/{id} outcomes", {{"outcome", "applied"}})),
+        transitions_unchanged(ctx.metrics.get_counter("pokeflow_state_transitions_total",
+                                                      "PUT /orders/{id} outcomes", {{"outcome", "unchanged"}})),
+        transitions_conflict(ctx.metrics.get_counter("pokeflow_state_transitions_total",
+                                                     "PUT /orders/{id} outcomes", {{"outcome", "conflict"}})) {
+    core::kafka::producer_options popts;
+    popts.client_id = "pokeflow-api";
+    popts.message_timeout = 10s;  // the relay retries a failed round itself
+    producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
+    server = std::make_shared<http::server>(ctx.io, ctx.metrics, "api", http::server_limits::from(cfg));
+  }
+
+  // ---- auth ----------------------------------------------------------------------------
+  std::optional<http::response> check_auth(const http::request& req) const {
+    auto h = req.header("Authorization");
+    std::string_view prefix = "Bearer ";
+    if (h && h->size() > prefix.size() && h->substr(0, prefix.size()) == prefix &&
+        constant_time_equal(h->substr(prefix.size()), cfg.token))
+      return std::nullopt;
+    auto r = http::response::error(401, h ? "invalid bearer token" : "missing bearer token");
+    r.headers.emplace("WWW-Authenticate", "Bearer");
+    return r;
+  }
+
+  // ---- handlers ------------------------------------------------------------------------
+  // Until migrations ran, the tables may not exist: say so instead of a 500.
+  std::optional<http::response> not_started() const {
+    if (migrated || !cfg.migrate_on_start) return std::nullopt;
+    auto r = http::response::error(503, "starting: the database schema is not ready (is PostgreSQL reachable?)");
+    r.headers.emplace("Retry-After", "1");
+    return r;
+  }
+
+  asio::awaitable<http::response> create(http::request& req) {
+    if (auto r = not_started()) co_return *r;
+    if (!json_content_type(req)) co_return http::response::error(415, "Content-Type must be application/json");
+    auto parsed = json::parse_new_order(req.body);
+    if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
+    const auto& n = std::get<json::new_order>(parsed);
+    auto c = co_await pool.acquire();
+    if (!c) co_return db_failure(c.error());
+    auto r = co_await c->query(sql::create_order, pg::params(n.user_id, n.pokemon, n.country, n.price, kafka.orders_topic));
+    c.release();
+    if (!r) co_return db_failure(r);
+    auto o = order_from_row(r, 0);
+    orders_created.inc();
+    relay_wake.cancel();  // publish now rather than at the next poll
+    core::log::debug("order created", {{"order_id", o.id}});
+    auto resp = http::response::json(201, json::encode_order(o));
+    resp.headers.emplace("Location", "/orders/" + std::to_string(o.id));
+    co_return resp;
+  }
+
+  asio::awaitable<http::response> list(http::request& req) {
+    if (auto r = not_started()) co_return *r;
+    std::optional<std::string> state;
+    std::int64_t skip = 0, limit = 20;
+    json::validation_errors errs;
+    if (auto s = req.query_param("state"); s && !s->empty()) {
+      if (!parse_order_state(*s))
+        errs.push_back({{"query", "state"},
+                        "value is not a valid enumeration member; permitted: 'pending', 'rejected', 'failed', "
+                        "'success', 'reversed'",
+                        "type_error.enum"});
+      else
+        state = std::string(*s);
+    }
+    if (auto s = req.query_param("skip")) {
+      auto v = parse_int(*s);
+      if (!v) errs.push_back({{"query", "skip"}, "value is not a valid integer", "type_error.integer"});
+      else if (*v < 0)
+        errs.push_back({{"query", "skip"}, "ensure this value is greater than or equal to 0", "value_error.number.not_ge"});
+      else skip = *v;
+    }
+    if (auto s = req.query_param("limit")) {
+      auto v = parse_int(*s);
+      if (!v) errs.push_back({{"query", "limit"}, "value is not a valid integer", "type_error.integer"});
+      else if (*v < 1)
+        errs.push_back({{"query", "limit"}, "ensure this value is greater than or equal to 1", "value_error.number.not_ge"});
+      else if (*v > 1000)
+        errs.push_back({{"query", "limit"}, "ensure this value is less than or equal to 1000", "value_error.number.not_le"});
+      else limit = *v;
+    }
+    if (!errs.empty()) co_return validation(std::move(errs));
+    auto c = co_await pool.acquire();
+    if (!c) co_return db_failure(c.error());
+    auto r = co_await c->query(sql::list_orders, pg::params(state ? pg::param(*state) : pg::param(std::nullopt), skip, limit));
+    c.release();
+    if (!r) co_return db_failure(r);
+    std::vector<order> orders;
+    orders.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) orders.push_back(order_from_row(r, i));
+    co_return http::response::json(200, json::encode_orders(orders));
+  }
+
+  std::optional<std::int64_t> path_id(const http::request& req) {
+    auto it = req.path_params.find("id");
+    if (it == req.path_params.end()) return std::nullopt;
+    auto v = parse_int(it->second);
+    if (!v || *v <= 0) return std::nullopt;
+    return v;
+  }
+
+  asio::awaitable<http::response> get(http::request& req) {
+    if (auto r = not_started()) co_return *r;
+    auto id = path_id(req);
+    if (!id) co_return single_validation("path", "id", "value is not a valid integer", "type_error.integer");
+    auto c = co_await pool.acquire();
+    if (!c) co_return db_failure(c.error());
+    auto r = co_await c->query(sql::get_order, pg::params(*id));
+    c.release();
+    if (!r) co_return db_failure(r);
+    if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
+    co_return http::response::json(200, json::encode_order(order_from_row(r, 0)));
+  }
+
+  asio::awaitable<http::response> update(http::request& req) {
+    if (auto denied = check_auth(req)) co_return *denied;
+    if (auto r = not_started()) co_return *r;
+    auto id = path_id(req);
+    if (!id) co_return single_validation("path", "id", "value is not a valid integer", "type_error.integer");
+    if (!json_content_type(req)) co_return http::response::error(415, "Content-Type must be application/json");
+    auto parsed = json::parse_state_update(req.body);
+    if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
+    auto target = std::get<order_state>(parsed);
+    auto c = co_await pool.acquire();
+    if (!c) co_return db_failure(c.error());
+    // A concurrent writer can make the second branch see a stale 'pending'; the rerun then
+    // sees the committed state.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto r = co_await c->query(sql::transition, pg::params(*id, to_string(target)));
+      if (!r) co_return db_failure(r);
+      if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
+      auto o = order_from_row(r, 0);
+      bool applied = r.get(0, "applied") == "t";
+      if (applied) {
+        transitions_applied.inc();
+        core::log::debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
+        co_return http::response::json(200, json::encode_order(o));
+      }
+      switch (check_transition(o.state, target)) {
+        case transition_outcome::applied:
+          continue;  // stale snapshot: still pending, retry
+        case transition_outcome::unchanged: {
+          transitions_unchanged.inc();
+          co_await c->query(sql::count_redelivery, pg::params(*id));
+          co_return http::response::json(200, json::encode_order(o));
+        }
+        case transition_outcome::conflict: {
+          transitions_conflict.inc();
+          co_await c->query(sql::count_conflict, pg::params(*id));
+          core::log::info("refused state change of a terminal order",
+                          {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
+          co_return http::response::json(
+              409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
+                                             "; terminal states never change",
+                                         o.state));
+        }
+        case transition_outcome::not_found:
+          co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
+      }
+    }
+    co_return http::response::error(503, "order " + std::to_string(*id) + " is contended, retry");
+  }
+
+  asio::awaitable<http::response> remove_all(http::request& req) {
+    if (auto denied = check_auth(req)) co_return *denied;
+    if (auto r = not_started()) co_return *r;
+    auto c = co_await pool.acquire();
+    if (!c) co_return db_failure(c.error());
+    auto r = co_await c->query(sql::delete_all);
+    if (!r) co_return db_failure(r);
+    core::log::warn("all orders deleted", {{"count", r.get_int(0, "n")}});
+    co_return http::response::json(200, "{\"deleted\":" + std::string(r.get(0, "n")) + "}");
+  }
+
+  // ---- outbox relay --------------------------------------------------------------------
+  // One round: claim up to relay_batch rows, publish them, delete what was acknowledged, all
+  // inside one transaction. Returns rows published, or -1 on failure.
+  asio::awaitable<int> relay_round() {
+    auto c = co_await pool.acquire();
+    if (!c) co_return -1;
+    auto begin = co_await c->query("BEGIN");
+    if (!begin) co_return -1;
+    auto rows = co_await c->query(sql::claim_outbox, pg::params(cfg.relay_batch));
+    if (!rows) {
+      co_await c->query("ROLLBACK");
+      core::log::warn("outbox claim failed", {{"error", rows.message()}});
+      co_return -1;
+    }
+    if (rows.rows() == 0) {
+      co_await c->query("COMMIT");
+      co_return 0;
+    }
+    std::vector<std::string> keys;
+    std::vector<std::string> payloads;
+    std::vector<std::string> topics;
+    std::vector<std::string> ids;
+    keys.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) {
+      ids.emplace_back(rows.get(i, "id"));
+      keys.emplace_back(rows.get(i, "order_id"));
+      topics.emplace_back(rows.get(i, "topic"));
+      payloads.emplace_back(rows.get(i, "payload"));
+    }
+    std::vector<core::kafka::outgoing> out;
+    out.reserve(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      out.push_back({topics[i], core::kafka::unassigned_partition, keys[i], payloads[i], {}});
+    auto results = co_await producer->produce_batch(out);
+    std::string done = "{";
+    int ok = 0;
+    std::optional<std::string> first_error;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i].ok()) {
+        if (ok++) done += ',';
+        done += ids[i];
+      } else if (!first_error) {
+        first_error = results[i].error->message;
+      }
+    }
+    done += '}';
+    if (ok > 0) {
+      auto del = co_await c->query(sql::delete_outbox, pg::params(done));
+      if (!del) {
+        // Published but not deleted: they go out again later (an at-least-once duplicate).
+        co_await c->query("ROLLBACK");
+        core::log::warn("outbox delete failed", {{"error", del.message()}});
+        co_return -1;
+      }
+    }
+    auto commit = co_await c->query("COMMIT");
+    if (!commit) {
+      core::log::warn("outbox commit failed", {{"error", commit.message()}});
+      co_return -1;
+    }
+    published.inc(ok);
+    if (first_error) {
+      core::log::warn("publishing outbox events failed; they stay in the outbox",
+                      {{"failed", static_cast<std::int64_t>(results.size()) - ok}, {"error", *first_error}});
+      co_return -1;
+    }
+    co_return ok;
+  }
+
+  asio::awaitable<void> relay_loop() {
+    auto self = shared_from_this();
+    auto backoff = 100ms;
+    while (!stopping) {
+      int n = co_await relay_round();
+      std::chrono::milliseconds wait = cfg.relay_interval;
+      if (n < 0) {
+        relay_errors.inc();
+        wait = backoff;
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
+      } else {
+        backoff = 100ms;
+        if (n >= cfg.relay_batch) continue;  // more waiting: go again at once
+      }
+      if (stopping) break;
+      relay_wake.expires_after(wait);
+      boost::system::error_code ec;
+      co_await relay_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_await producer->flush(5s);
+    relay_done = true;
+  }
+
+  asio::awaitable<void> stats_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      if (auto c = co_await pool.acquire(2s)) {
+        auto r = co_await c->query(sql::outbox_stats);
+        if (r) {
+          backlog.set(static_cast<double>(r.get_int(0, "n")));
+          backlog_age.set(r.get_double(0, "age"));
+        }
+      }
+      stats_timer.expires_after(1s);
+      boost::system::error_code ec;
+      co_await stats_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    stats_done = true;
+  }
+
+  // Migrations at start, retried until PostgreSQL answers (requests get 503 meanwhile).
+  asio::awaitable<void> start() {
+    auto self = shared_from_this();
+    if (cfg.migrate_on_start) {
+      auto delay = 500ms;
+      while (!stopping) {
+        auto r = co_await pg::migrate(pool);
+        if (r.status) {
+          migrated = true;
+          break;
+        }
+        core::log::error("cannot migrate the database; retrying",
+                         {{"pg", pgc.host + ":" + std::to_string(pgc.port)}, {"error", r.status.message()}});
+        stats_timer.expires_after(delay);
+        boost::system::error_code ec;
+        co_await stats_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
+      }
+    }
+    if (stopping) {
+      relay_done = stats_done = true;
+      co_return;
+    }
+    asio::co_spawn(ctx.io, relay_loop(), asio::detached);
+    asio::co_spawn(ctx.io, stats_loop(), asio::detached);
+  }
+};
+
+api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafka)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka))) {
+  auto* p = impl_.get();
+  auto& s = *p->server;
+  s.route("POST", "/orders", [p](http::request& r) { return p->create(r); });
+  s.route("GET", "/orders", [p](http::request& r) { return p->list(r); });
+  s.route("DELETE", "/orders", [p](http::request& r) { return p->remove_all(r); });
+  s.route("GET", "/orders/{id}", [p](http::request& r) { return p->get(r); });
+  s.route("PUT", "/orders/{id}", [p](http::request& r) { return p->update(r); });
+  s.listen(p->cfg.host, p->cfg.port);
+  ctx.add_readiness("postgres", [p]() -> asio::awaitable<std::optional<std::string>> {
+    co_return co_await p->pool.ping();
+  });
+  ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
+    co_return co_await p->producer->ping();
+  });
+}
+
+api::~api() = default;
+
+void api::run() {
+  impl_->server->run();
+  asio::co_spawn(impl_->ctx.io, impl_->start(), asio::detached);
+  core::log::info("api listening", {{"host", impl_->cfg.host}, {"port", static_cast<int>(port())}});
+}
+
+void api::stop() noexcept {
+  impl_->stopping = true;
+  impl_->relay_wake.cancel();
+  impl_->stats_timer.cancel();
+  impl_->server->stop();
+}
+
+bool api::stopped() const noexcept { return impl_->relay_done && impl_->stats_done && impl_->server->stopped(); }
+
+std::uint16_t api::port() const noexcept { return impl_->server->port(); }
+
+}  // namespace pokeflow::roles::api

@@ -1,0 +1,243 @@
+#include "roles/fraud/fraud.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/json/codec.hpp"
+#include "core/kafka/consumer.hpp"
+#include "core/kafka/producer.hpp"
+#include "core/log.hpp"
+#include "pokeflow/errors.hpp"
+#include "roles/fraud/rules.hpp"
+
+namespace pokeflow::roles::fraud {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+struct fraud::impl : std::enable_shared_from_this<impl> {
+  core::role_context ctx;
+  fraud_config cfg;
+  kafka_config kafka;
+  fraud_rules rules;
+  std::unique_ptr<core::kafka::producer> producer;
+  std::unique_ptr<core::kafka::consumer> consumer;
+  asio::steady_timer backoff{ctx.io};
+  bool stopping = false;
+  bool done = false;
+  std::set<core::kafka::topic_partition> revoked;  // since the current batch was fetched
+
+  core::metrics::counter& consumed;
+  core::metrics::counter& produced;
+  core::metrics::counter& dead_lettered;
+  core::metrics::counter& retried;
+  core::metrics::counter& success;
+  core::metrics::counter& rejected;
+
+  impl(core::role_context c, fraud_config f, kafka_config k)
+      : ctx(c),
+        cfg(std::move(f)),
+        kafka(std::move(k)),
+        consumed(ctx.metrics.get_counter("pokeflow_messages_consumed_total", "Kafka messages consumed",
+                                         {{"role", "fraud"}, {"topic", kafka.orders_topic}})),
+        produced(ctx.metrics.get_counter("pokeflow_messages_produced_total", "Kafka messages produced",
+                                         {{"role", "fraud"}, {"topic", kafka.states_topic}})),
+        dead_lettered(ctx.metrics.get_counter("pokeflow_messages_dlq_total", "Poison messages moved to the DLQ",
+                                              {{"role", "fraud"}, {"topic", kafka.orders_topic}})),
+        retried(ctx.metrics.get_counter("pokeflow_messages_retried_total",
+                                        "Produce attempts retried after a transient error", {{"role", "fraud"}})),
+        success(ctx.metrics.get_counter("pokeflow_fraud_decisions_total", "Fraud decisions",
+                                        {{"decision", "success"}})),
+        rejected(ctx.metrics.get_counter("pokeflow_fraud_decisions_total", "Fraud decisions",
+                                         {{"decision", "rejected"}})) {
+    try {
+      rules = load_rules(cfg.rules_file);
+    } catch (const std::exception& e) {
+      throw config_error(std::string("--fraud-rules: ") + e.what());
+    }
+    producer = std::make_unique<core::kafka::producer>(ctx.io, kafka);
+    core::kafka::consumer_options opts;
+    opts.group_id = cfg.group;
+    consumer = std::make_unique<core::kafka::consumer>(ctx.io, kafka, opts);
+  }
+
+  struct pending {
+    const core::kafka::message* in;
+    std::string key;
+    std::string value;
+    std::vector<core::kafka::header> headers;
+    bool dlq = false;
+    bool done = false;
+  };
+
+  pending prepare(const core::kafka::message& m) {
+    pending p{&m, m.key.value_or(""), {}, {}, false, false};
+    auto decoded = core::json::decode_order_message(m.value, false);
+    if (auto* err = std::get_if<std::string>(&decoded)) {
+      p.dlq = true;
+      p.value = m.value;
+      p.headers = {{"pokeflow-source-topic", m.topic},
+                   {"pokeflow-source-partition", std::to_string(m.partition)},
+                   {"pokeflow-source-offset", std::to_string(m.offset)},
+                   {"pokeflow-error", *err},
+                   {"pokeflow-role", "fraud"}};
+      core::log::warn("poison message, moving it to the dead-letter topic",
+                      {{"topic", m.topic},
+                       {"partition", m.partition},
+                       {"offset", m.offset},
+                       {"error", *err},
+                       {"dlq", kafka.dlq_topic}});
+      return p;
+    }
+    auto o = std::get<order>(std::move(decoded));
+    o.state = decide(o, rules);
+    p.key = std::to_string(o.id);
+    p.value = core::json::encode_order(o);
+    core::log::debug("decided", {{"order_id", o.id}, {"state", to_string(o.state)}});
+    return p;
+  }
+
+  // Produces every decision (or dead letter) of the batch, retrying transient failures with
+  // backoff; returns when all are acknowledged or we are stopping.
+  asio::awaitable<void> produce_all(std::vector<pending>& items) {
+    auto delay = 100ms;
+    while (true) {
+      std::vector<core::kafka::outgoing> out;
+      std::vector<pending*> sent;
+      for (auto& p : items) {
+        if (p.done) continue;
+        out.push_back({p.dlq ? kafka.dlq_topic : kafka.states_topic, core::kafka::unassigned_partition, p.key, p.value,
+                       p.headers});
+        sent.push_back(&p);
+      }
+      if (out.empty()) co_return;
+      auto results = co_await producer->produce_batch(out);
+      int failed = 0;
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        if (results[i].ok()) {
+          sent[i]->done = true;
+          if (sent[i]->dlq) {
+            dead_lettered.inc();
+          } else {
+            produced.inc();
+          }
+        } else {
+          ++failed;
+          if (failed == 1)
+            core::log::warn("produce failed, will retry",
+                            {{"error", results[i].error->message},
+                             {"kind", core::kafka::to_string(results[i].error->kind)},
+                             {"pending", static_cast<std::int64_t>(results.size())}});
+        }
+      }
+      if (failed == 0 || stopping) co_return;
+      retried.inc(failed);
+      backoff.expires_after(delay);
+      boost::system::error_code ec;
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
+    }
+  }
+
+  asio::awaitable<void> commit_done(const std::vector<pending>& items) {
+    // Per partition, the contiguous prefix of acknowledged messages.
+    std::map<core::kafka::topic_partition, std::int64_t> next;
+    std::set<core::kafka::topic_partition> blocked;
+    for (const auto& p : items) {
+      core::kafka::topic_partition tp{p.in->topic, p.in->partition};
+      if (blocked.count(tp) || revoked.count(tp)) continue;
+      if (!p.done) {
+        blocked.insert(tp);
+        continue;
+      }
+      next[tp] = p.in->offset + 1;
+    }
+    if (next.empty()) co_return;
+    std::vector<core::kafka::consumer::offset> offsets;
+    for (const auto& [tp, off] : next) offsets.push_back({tp.topic, tp.partition, off});
+    if (auto err = co_await consumer->commit(offsets)) {
+      // Not fatal: the messages are re-delivered and re-decided identically.
+      core::log::warn("offset commit failed", {{"error", err->message}});
+    }
+  }
+
+  void update_lag() {
+    for (const auto& l : consumer->lag()) {
+      if (l.lag < 0) continue;
+      ctx.metrics
+          .get_gauge("pokeflow_consumer_lag", "Messages behind the high watermark per assigned partition",
+                     {{"group", cfg.group}, {"topic", l.topic}, {"partition", std::to_string(l.partition)}})
+          .set(static_cast<double>(l.lag));
+    }
+  }
+
+  asio::awaitable<void> loop() {
+    auto self = shared_from_this();
+    try {
+      consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
+        if (ev.what != core::kafka::rebalance_event::kind::assigned) {
+          for (const auto& tp : ev.partitions) {
+            revoked.insert(tp);
+            ctx.metrics
+                .get_gauge("pokeflow_consumer_lag", "Messages behind the high watermark per assigned partition",
+                           {{"group", cfg.group}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
+                .set(0);
+          }
+        }
+        core::log::info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
+                                                : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
+                                                                                                          : "lost"},
+                                      {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
+      });
+      consumer->subscribe({kafka.orders_topic});
+      core::log::info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});
+      while (!stopping) {
+        revoked.clear();
+        auto batch = co_await consumer->next_batch(500, 250ms);
+        update_lag();
+        if (batch.empty()) continue;
+        consumed.inc(static_cast<double>(batch.size()));
+        std::vector<pending> items;
+        items.reserve(batch.size());
+        for (const auto& m : batch) items.push_back(prepare(m));
+        co_await produce_all(items);
+        co_await commit_done(items);
+      }
+    } catch (const std::exception& e) {
+      core::log::error("fraud loop failed", {{"error", e.what()}});
+      ctx.request_exit(1);
+    }
+    co_await consumer->close(5s);
+    co_await producer->flush(5s);
+    done = true;
+    core::log::info("fraud stopped", {});
+  }
+};
+
+fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka))) {
+  auto p = impl_.get();
+  ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
+    co_return co_await p->consumer->ping();
+  });
+}
+
+fraud::~fraud() = default;
+
+void fraud::run() { asio::co_spawn(impl_->ctx.io, impl_->loop(), asio::detached); }
+
+void fraud::stop() noexcept {
+  impl_->stopping = true;
+  impl_->backoff.cancel();
+}
+
+bool fraud::stopped() const noexcept { return impl_->done; }
+
+}  // namespace pokeflow::roles::fraud
