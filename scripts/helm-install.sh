@@ -8,21 +8,27 @@
 #                                    (then instant); prints the helm path on stdout
 set -euo pipefail
 
-PF_TAG=helm-install
+PF_TAG='helm-install'
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/common.sh
 source "$here/common.sh"
 
 HELM_VERSION=v3.22.0
+# The Kubernetes version helm assumes without a cluster (helm template, lint, kubeVersion checks):
+# helm's own Makefile derives it from its client-go (v0.37 -> 1.37); `go install` alone leaves
+# it at 1.20, which fails our chart's kubeVersion. The tag goes into helm's version metadata so
+# a helm built without it is rebuilt.
+KUBE_MINOR=37
+WANT=$HELM_VERSION+k8s1.$KUBE_MINOR
 bin_dir=$POKEFLOW_CACHE/bin
 helm=$bin_dir/helm
 
 # helm's version is stamped by -ldflags; read it back rather than trusting a side file.
 installed_version() {
-  [[ -x $helm ]] && "$helm" version --template '{{.Version}}' 2>/dev/null || true
+  if [[ -x $helm ]]; then "$helm" version --template '{{.Version}}' 2>/dev/null || true; fi
 }
 
-if [[ $(installed_version) == "$HELM_VERSION" ]]; then
+if [[ $(installed_version) == "$WANT" ]]; then
   printf '%s\n' "$helm"
   exit 0
 fi
@@ -33,13 +39,17 @@ pf_log "building helm $HELM_VERSION from its Go module (first time only, a few m
 # Serialise concurrent setups (make test and make demo) on the same cache.
 exec 9>"$bin_dir/.helm.lock"
 flock 9
-if [[ $(installed_version) != "$HELM_VERSION" ]]; then
+if [[ $(installed_version) != "$WANT" ]]; then
+  ldflags=(-s -w
+    -X "helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+    -X "helm.sh/helm/v3/internal/version.metadata=k8s1.$KUBE_MINOR")
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    ldflags+=(-X "helm.sh/helm/v3/$pkg.k8sVersionMajor=1" -X "helm.sh/helm/v3/$pkg.k8sVersionMinor=$KUBE_MINOR")
+  done
   GOBIN=$bin_dir GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0 \
-    go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    go install -trimpath -ldflags "${ldflags[*]}" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 got=$(installed_version)
-[[ $got == "$HELM_VERSION" ]] || pf_die "built helm reports version '$got', expected $HELM_VERSION"
+[[ $got == "$WANT" ]] || pf_die "built helm reports version '$got', expected $WANT"
 pf_log "helm $HELM_VERSION ready at $helm"
 printf '%s\n' "$helm"

@@ -67,7 +67,7 @@ final_from=$(grep -n -i '^[[:space:]]*FROM[[:space:]]' "$dockerfile" | tail -1 |
 [[ -n $final_from ]] || pf_die "$dockerfile has no FROM"
 
 meta_lines=()
-heredoc_end= heredoc_dst= heredoc_body=
+heredoc_end='' heredoc_dst='' heredoc_body=''
 lineno=0
 while IFS= read -r line || [[ -n $line ]]; do
   lineno=$((lineno + 1))
@@ -77,7 +77,7 @@ while IFS= read -r line || [[ -n $line ]]; do
       mkdir -p "$(dirname "$out$heredoc_dst")"
       printf '%s' "$heredoc_body" >"$out$heredoc_dst"
       chmod 0644 "$out$heredoc_dst"
-      heredoc_end= heredoc_body=
+      heredoc_end='' heredoc_body=''
     else
       heredoc_body+=$line$'\n'
     fi

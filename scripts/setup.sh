@@ -24,11 +24,12 @@ PACKAGES=(
   librdkafka-dev libpq-dev
   # local stack, tests, load
   postgresql-15 postgresql-contrib openjdk-17-jre-headless maven kcat prometheus wrk
-  python3-venv jq curl ca-certificates procps
+  python3-venv jq curl ca-certificates procps iproute2 util-linux postgresql-client-15
 )
 
-[[ $(uname -s) == Linux ]] && command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 ||
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   pf_die "this setup needs Debian 12 (apt-get and dpkg-query not found)"
+fi
 if ! (. /etc/os-release && [[ ${ID:-} == debian && ${VERSION_ID:-} == 12 ]]); then
   pf_log "warning: not Debian 12; package names and versions are chosen for Debian 12 (bookworm)"
 fi

@@ -26,7 +26,7 @@ LOGS="$STACK/logs"
 RUN="$STACK/run"
 
 for v in PG_PORT KAFKA_PORT_BASE CONTROLLER_PORT_BASE STOP_TIMEOUT UP_TIMEOUT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || pf_die "$v must be a number, got '${!v}'"
+  [[ ${!v} =~ ^[0-9]+$ ]] || pf_die "POKEFLOW_STACK_$v must be a number, got '${!v}'"
 done
 
 usage() {
@@ -70,7 +70,7 @@ pid_of() { # NAME MARKER -> pid on stdout, or nothing
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 0
   local cmd
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
   if [[ $cmd == *"$2"* ]]; then echo "$pid"; fi
 }
 proc_state() { # PID -> R/S/D/T/Z...
@@ -83,6 +83,17 @@ wait_gone() { # PID SECONDS -> 0 once gone, 1 on timeout
   while alive "$pid"; do
     ((SECONDS < deadline)) || return 1
     sleep 0.2
+  done
+}
+
+record_pid() { # NAME PID MARKER: waits for the exec (until then /proc shows our shell's
+  # command line, which pid_of would not recognise), then writes the pid file
+  local deadline=$((SECONDS + 5)) cmd
+  echo "$2" >"$RUN/$1.pid"
+  while ((SECONDS < deadline)); do
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$2/cmdline") || return 0
+    [[ $cmd == *"$3"* ]] && return 0
+    sleep 0.05
   done
 }
 
@@ -190,7 +201,7 @@ pg_start() { # starts if needed; returns without waiting
   setsid "${pg_runas[@]}" "$PG_BIN/postgres" -D "$pg/data" -p "$PG_PORT" \
     -c listen_addresses=127.0.0.1 -c unix_socket_directories="$pg/sock" \
     </dev/null >>"$LOGS/postgresql.log" 2>&1 &
-  echo $! >"$RUN/pg.pid"
+  record_pid pg $! "$pg/data"
 }
 
 pg_wait() { # waits until poke_user can query poke_orders
@@ -299,47 +310,84 @@ kafka_start() { # ID LIBS: starts the node if needed; returns without waiting
   # shellcheck disable=SC2046 # the options are meant to split
   setsid java $(kafka_java_opts "$id") -cp "$libs/*" kafka.Kafka "$STACK/kafka/$id/server.properties" \
     </dev/null >>"$LOGS/kafka-$id.out" 2>&1 &
-  echo $! >"$RUN/kafka-$id.pid"
+  record_pid "kafka-$id" $! "$(kafka_marker "$id")"
 }
 
-kafka_stop() { # ID SIGNAL
-  local id=$1 sig=$2 pid
-  pid=$(kafka_pid "$id")
-  alive "$pid" || { rm -f "$RUN/kafka-$id.pid"; return 0; }
-  kill -CONT "$pid" 2>/dev/null || true
-  kill "-$sig" "$pid"
-  if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
-    pf_log "Kafka node $id did not stop within ${STOP_TIMEOUT}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 10 || true
-  fi
-  rm -f "$RUN/kafka-$id.pid"
+others_alive() { # ID: true if any other Kafka node runs
+  local n
+  for n in "${NODES[@]}"; do
+    [[ $n != "$1" ]] && alive "$(kafka_pid "$n")" && return 0
+  done
+  return 1
+}
+
+kafka_stop() { # SIGNAL ID...: signals the nodes together, waits until they are gone
+  local sig=$1 id pid p pids=() left alone_since=-1 deadline
+  shift
+  for id in "$@"; do
+    pid=$(kafka_pid "$id")
+    if alive "$pid"; then
+      kill -CONT "$pid" 2>/dev/null || true
+      kill "-$sig" "$pid" 2>/dev/null || true
+      pids+=("$id:$pid")
+    fi
+  done
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  while :; do
+    left=()
+    for p in "${pids[@]}"; do alive "${p#*:}" && left+=("$p"); done
+    ((${#left[@]} == 0)) && break
+    # A node's controlled shutdown needs a controller quorum (2 of 3). The last node alive
+    # would wait minutes for one, so it gets a few seconds once it is alone.
+    if ((${#left[@]} == 1)) && ! others_alive "${left[0]%%:*}"; then
+      ((alone_since >= 0)) || alone_since=$SECONDS
+    fi
+    if ((SECONDS >= deadline)) || ((alone_since >= 0 && SECONDS - alone_since >= 5)); then
+      for p in "${left[@]}"; do
+        if ((alone_since >= 0)); then
+          # Harmless: its partitions are recovered from the log at the next start.
+          pf_log "Kafka node ${p%%:*}: no controller quorum left for its controlled shutdown, SIGKILL"
+        else
+          pf_log "Kafka node ${p%%:*} did not stop within ${STOP_TIMEOUT}s: SIGKILL (read $LOGS/kafka-${p%%:*}.log)"
+        fi
+        kill -KILL "${p#*:}" 2>/dev/null || true
+        wait_gone "${p#*:}" 10 || true
+      done
+      break
+    fi
+    sleep 0.2
+  done
+  for id in "$@"; do rm -f "$RUN/kafka-$id.pid"; done
 }
 
 kafka_metadata() { # brokers' metadata as kcat prints it
   kcat -L -b "$(bootstrap)" -m 3 "$@" 2>/dev/null </dev/null
 }
 
-registered_brokers() { # ids of the brokers the cluster lists, one per line
-  kafka_metadata | sed -n 's/^ *broker \([0-9]*\) at .*/\1/p' | sort -n
+broker_serving() { # ID: true once the node answers metadata itself and lists itself
+  # A node opens its client listener only after the controller unfenced it, and a killed
+  # node stays listed by the others until its session times out, so each node is asked
+  # directly instead of trusting the cluster's list.
+  local id=$1 meta
+  meta=$(kcat -L -b "127.0.0.1:$(kafka_port "$id")" -m 2 2>/dev/null </dev/null) || return 1
+  grep -q "(from broker $id: " <<<"$meta" && grep -q "^ *broker $id at " <<<"$meta"
 }
 
-kafka_wait() { # ID...: waits until each is registered in the cluster metadata
-  local deadline=$((SECONDS + UP_TIMEOUT)) id missing
+kafka_wait() { # ID...: waits until each node serves clients and is a registered broker
+  local deadline=$((SECONDS + UP_TIMEOUT)) id missing pid
   while :; do
     missing=()
-    local regs
-    regs=$(registered_brokers || true)
     for id in "$@"; do
-      alive "$(kafka_pid "$id")" ||
+      pid=$(kafka_pid "$id")
+      alive "$pid" ||
         pf_die "Kafka node $id exited during start: read $LOGS/kafka-$id.log and $LOGS/kafka-$id.out"
-      grep -qx "$id" <<<"$regs" || missing+=("$id")
+      if [[ $(proc_state "$pid") == T ]] || ! broker_serving "$id"; then missing+=("$id"); fi
     done
     ((${#missing[@]} == 0)) && return 0
     if ((SECONDS >= deadline)); then
       local m logs=""
       for m in "${missing[@]}"; do logs+=" $LOGS/kafka-$m.log"; done
-      pf_die "Kafka node(s) ${missing[*]} not registered in the cluster within ${UP_TIMEOUT}s: read$logs"
+      pf_die "Kafka node(s) ${missing[*]} not serving as registered brokers within ${UP_TIMEOUT}s: read$logs"
     fi
     sleep 0.3
   done
@@ -367,6 +415,7 @@ cmd_up() {
   [[ -x $PG_BIN/postgres ]] || pf_die "no PostgreSQL 15 in $PG_BIN (apt-get install postgresql-15)"
   prepare_dirs
   local libs id start=$SECONDS
+  rm -f "$STACK/READY"
   libs=$(kafka_libs)
   pg_start
   kafka_prepare "$libs" "${NODES[@]}"
@@ -380,9 +429,9 @@ cmd_up() {
 cmd_down() {
   [[ -d $STACK ]] || return 0
   rm -f "$STACK/READY"
-  local id pids=()
-  # All nodes at once: stopped one by one, the last would wait for a quorum that is gone.
-  for id in "${NODES[@]}"; do kafka_stop "$id" TERM & pids+=($!); done
+  local pids=()
+  # All nodes at once, so that each one's controlled shutdown still finds a quorum.
+  kafka_stop TERM "${NODES[@]}" & pids+=($!)
   pg_stop & pids+=($!)
   local rc=0 p
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
@@ -391,7 +440,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local bad=0 pid state id regs
+  local bad=0 pid state id
   pid=$(pg_pid)
   if alive "$pid"; then
     state=$(proc_state "$pid")
@@ -405,17 +454,16 @@ cmd_status() {
   else
     echo "postgresql  down                127.0.0.1:$PG_PORT"; bad=1
   fi
-  regs=$(registered_brokers || true)
   for id in "${NODES[@]}"; do
     pid=$(kafka_pid "$id")
     if alive "$pid"; then
       state=$(proc_state "$pid")
       if [[ $state == T ]]; then
         echo "kafka-$id     paused   pid $pid  127.0.0.1:$(kafka_port "$id")"; bad=1
-      elif grep -qx "$id" <<<"$regs"; then
+      elif broker_serving "$id"; then
         echo "kafka-$id     up       pid $pid  127.0.0.1:$(kafka_port "$id")"
       else
-        echo "kafka-$id     starting pid $pid  127.0.0.1:$(kafka_port "$id")  (not registered; $LOGS/kafka-$id.log)"; bad=1
+        echo "kafka-$id     starting pid $pid  127.0.0.1:$(kafka_port "$id")  (not serving yet; $LOGS/kafka-$id.log)"; bad=1
       fi
     else
       echo "kafka-$id     down                127.0.0.1:$(kafka_port "$id")"; bad=1
@@ -436,8 +484,8 @@ cmd_broker() {
   local action=${1:-} id=${2:-} pid
   check_node_id "$id"
   case "$action" in
-    stop) kafka_stop "$id" TERM ;;
-    kill) kafka_stop "$id" KILL ;;
+    stop) kafka_stop TERM "$id" ;;
+    kill) kafka_stop KILL "$id" ;;
     pause | resume)
       pid=$(kafka_pid "$id")
       alive "$pid" || pf_die "Kafka node $id is not running"
@@ -448,7 +496,7 @@ cmd_broker() {
       prepare_dirs
       local libs
       libs=$(kafka_libs)
-      [[ $action == restart ]] && kafka_stop "$id" TERM
+      [[ $action == restart ]] && kafka_stop TERM "$id"
       kafka_start "$id" "$libs"
       kafka_wait "$id"
       ;;
