@@ -15,9 +15,10 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates make \
     && rm -rf /var/lib/apt/lists/*
 COPY . .
+# The very setup CI runs (it also installs what tests need; only the binary leaves this stage).
 # The cache mount keeps the static librdkafka/libpq builds between image builds.
 RUN --mount=type=cache,target=/root/.cache/pokeflow \
-    scripts/setup.sh --build-only \
+    scripts/setup.sh \
     && make build \
     && strip --strip-all build/pokeflow
 
