@@ -79,7 +79,13 @@ int main(int argc, char** argv) {
     switch (parsed.cmd) {
       case core::cli::command::exit: return parsed.exit_code;
       case core::cli::command::migrate: return run_migrate(cfg.pg);
-      case core::cli::command::topics: return core::kafka::run_topics_command(cfg.kafka, parsed.topics);
+      case core::cli::command::topics: {
+        core::kafka::topics_options opts;
+        opts.profile = parsed.topics.profile;
+        opts.groups = parsed.topics.groups;
+        opts.group_names = {cfg.fraud.group, cfg.updater.group};
+        return core::kafka::run_topics_command(cfg.kafka, parsed.topics.verb, opts);
+      }
       case core::cli::command::verify: return roles::verify::run(cfg, parsed.verify);
       case core::cli::command::roles: return run_roles(cfg);
     }

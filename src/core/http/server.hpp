@@ -21,10 +21,6 @@
 #include "core/runtime.hpp"
 #include "pokeflow/config.hpp"
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace pokeflow::core::http {
 
 struct server_limits {

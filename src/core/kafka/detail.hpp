@@ -4,10 +4,15 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +79,29 @@ class wake_pipe {
 template <class T>
 void complete(boost::asio::io_context& io, boost::asio::any_completion_handler<void(T)> h, T value) {
   boost::asio::post(io, boost::asio::append(std::move(h), std::move(value)));
+}
+
+// Runs a blocking librdkafka call on a worker thread and resumes the caller on io.
+// Exceptions thrown by fn are rethrown in the caller.
+template <class T, class F>
+boost::asio::awaitable<T> offload(boost::asio::io_context& io, boost::asio::thread_pool& pool, F fn) {
+  // GCC 12.2 destroys the captures of a lambda (or the members of an aggregate) that is a
+  // temporary inside a co_await expression twice. So: this is no coroutine, and callers pass a
+  // named lambda (`auto work = [...]{}; co_await offload<T>(io, pool, std::move(work));`).
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr, T)>(
+      [&io, &pool](auto h, F f) {
+        boost::asio::post(pool, [&io, f = std::move(f), h = std::move(h)]() mutable {
+          std::exception_ptr ep;
+          T r{};
+          try {
+            r = f();
+          } catch (...) {
+            ep = std::current_exception();
+          }
+          boost::asio::post(io, boost::asio::append(std::move(h), ep, std::move(r)));
+        });
+      },
+      boost::asio::use_awaitable, std::move(fn));
 }
 
 // Blocking metadata request: call from a worker thread only. Throws kafka_exception.

@@ -1,0 +1,455 @@
+#include "core/http/server.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <tuple>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "core/log.hpp"
+
+namespace pokeflow::core::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Bounds the read-and-discard after a response that closes the connection: closing a
+// socket with unread input makes the kernel send RST, which can destroy our response
+// before the client reads it (a 413 client is usually still sending its body).
+constexpr std::chrono::milliseconds linger_time{500};
+constexpr std::size_t linger_bytes = 1 << 20;
+
+struct connection {
+  explicit connection(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // waiting for the first byte of a request: stop() may close it
+};
+
+std::string method_label(const bhttp::request<bhttp::string_body>& msg) {
+  // Unknown verbs would let clients mint label values; fold them into one.
+  if (msg.method() == bhttp::verb::unknown) return "other";
+  return std::string(msg.method_string());
+}
+
+bhttp::response<bhttp::string_body> to_beast(response r, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> res;
+  res.version(version == 10 ? 10 : 11);
+  res.result(r.status >= 100 && r.status <= 599 ? r.status : 500);
+  res.set(bhttp::field::server, "pokeflow");
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  if (!r.body.empty() || r.status != 204) res.set(bhttp::field::content_type, r.content_type);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+// Reads and drops input until EOF, linger_bytes or linger_time, then closes.
+net::awaitable<void> linger_close(beast::tcp_stream& s) {
+  error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+  s.expires_after(linger_time);
+  char buf[4096];
+  std::size_t total = 0;
+  while (total < linger_bytes) {
+    auto [rec, n] = co_await s.async_read_some(net::buffer(buf), use_tuple);
+    if (rec) break;
+    total += n;
+  }
+  s.close();
+}
+
+bool is_http_error(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+}  // namespace
+
+server_limits server_limits::from(const api_config& c) {
+  server_limits l;
+  l.max_body_bytes = c.max_body_bytes;
+  l.max_connections = c.max_connections;
+  l.idle_timeout = c.idle_timeout;
+  l.request_timeout = c.request_timeout;
+  return l;
+}
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  impl(net::io_context& io_, metrics::registry& m, std::string n, server_limits l)
+      : io(io_),
+        registry(m),
+        name(std::move(n)),
+        limits(l),
+        acceptor(io_),
+        drain_timer(io_),
+        open_gauge(m.get_gauge("http_connections", "Open HTTP connections being served", {{"listener", name}})),
+        rejected(m.get_counter("http_connections_rejected_total",
+                               "HTTP connections answered 503 because max_connections was reached",
+                               {{"listener", name}})) {}
+
+  net::io_context& io;
+  metrics::registry& registry;
+  std::string name;
+  server_limits limits;
+  router routes;
+  tcp::acceptor acceptor;
+  net::steady_timer drain_timer;
+  std::set<connection*> conns;
+  std::size_t rejecting = 0;
+  bool listening = false;
+  bool accepting = false;
+  bool stopping = false;
+  std::uint16_t bound_port = 0;
+  metrics::gauge& open_gauge;
+  metrics::counter& rejected;
+  std::map<std::tuple<std::string, std::string, unsigned>, metrics::counter*> request_counters;
+  std::map<std::string, metrics::histogram*> durations;
+
+  void record(const std::string& route, const std::string& method, unsigned status, double seconds) {
+    auto key = std::make_tuple(route, method, status);
+    auto it = request_counters.find(key);
+    if (it == request_counters.end()) {
+      auto& c = registry.get_counter("http_requests_total", "HTTP requests served, by route pattern, method and status",
+                                     {{"route", route}, {"method", method}, {"status", std::to_string(status)}});
+      it = request_counters.emplace(key, &c).first;
+    }
+    it->second->inc();
+    auto d = durations.find(route);
+    if (d == durations.end()) {
+      auto& h = registry.get_histogram("http_request_duration_seconds",
+                                       "HTTP request latency from complete header to written response, by route",
+                                       {{"route", route}});
+      d = durations.emplace(route, &h).first;
+    }
+    d->second->observe(seconds);
+  }
+
+  void maybe_drained() {
+    if (stopping && conns.empty() && rejecting == 0 && !accepting) drain_timer.cancel();
+  }
+
+  net::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
+    accepting = true;
+    net::steady_timer backoff(io);
+    while (!stopping) {
+      auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
+      if (stopping) break;
+      if (ec) {
+        // EMFILE and friends persist; retrying at once would spin the io_context.
+        log::warn("http accept failed", {{"listener", name}, {"error", ec.message()}});
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_tuple);
+        continue;
+      }
+      if (conns.size() >= limits.max_connections) {
+        rejected.inc();
+        if (rejecting < limits.max_connections) {
+          ++rejecting;
+          net::co_spawn(io, reject(self, std::move(sock)), net::detached);
+        }
+        continue;  // beyond that the socket just closes: answering costs too
+      }
+      error_code ignored;
+      sock.set_option(tcp::no_delay(true), ignored);
+      auto c = std::make_shared<connection>(std::move(sock));
+      conns.insert(c.get());
+      open_gauge.add(1);
+      net::co_spawn(io, session(self, c), net::detached);
+    }
+    accepting = false;
+    maybe_drained();
+  }
+
+  net::awaitable<void> reject(std::shared_ptr<impl> self, tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    try {
+      stream.expires_after(std::min(limits.request_timeout, std::chrono::milliseconds(1000)));
+      auto r = response::error(503, "Too many connections");
+      r.headers["Retry-After"] = "1";
+      auto res = to_beast(std::move(r), 11, false);
+      auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
+      if (!ec) co_await linger_close(stream);
+    } catch (const std::exception& e) {
+      log::error("http reject failed", {{"listener", name}, {"error", e.what()}});
+    }
+    --rejecting;
+    maybe_drained();
+  }
+
+  net::awaitable<void> session(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+    try {
+      co_await serve(*c);
+    } catch (const std::exception& e) {
+      log::error("http connection failed", {{"listener", name}, {"error", e.what()}});
+    }
+    error_code ec;
+    c->stream.socket().close(ec);
+    conns.erase(c.get());
+    open_gauge.add(-1);
+    maybe_drained();
+  }
+
+  // Answers a request that could not be read completely, then closes.
+  net::awaitable<void> fail_read(connection& c, const error_code& ec, bhttp::request_parser<bhttp::string_body>& parser,
+                                 std::chrono::steady_clock::time_point start) {
+    unsigned status = 0;
+    std::string detail;
+    if (ec == bhttp::error::body_limit) {
+      status = 413;
+      detail = "Request body exceeds " + std::to_string(limits.max_body_bytes) + " bytes";
+    } else if (ec == bhttp::error::header_limit) {
+      status = 431;
+      detail = "Request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes";
+    } else if (is_http_error(ec) && ec != bhttp::error::partial_message && ec != bhttp::error::end_of_stream) {
+      status = 400;
+      detail = "Malformed HTTP request: " + ec.message();
+    }
+    // Timeouts and peers that vanish mid-request get no answer: nobody would read it.
+    if (status == 0) co_return;
+    std::string route = "unmatched";
+    std::string method = "other";
+    if (status == 413) {
+      const auto& msg = parser.get();
+      method = method_label(msg);
+      std::string_view target = msg.target();
+      auto m = routes.match(msg.method_string(), target.substr(0, target.find('?')));
+      if (m.outcome != router::match_result::kind::not_found) route = m.pattern;
+    }
+    auto res = to_beast(response::error(status, detail), 11, false);
+    c.stream.expires_after(limits.request_timeout);
+    auto [wec, n] = co_await bhttp::async_write(c.stream, res, use_tuple);
+    record(route, method, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!wec) co_await linger_close(c.stream);
+  }
+
+  net::awaitable<response> dispatch(request& req, bool& matched) {
+    auto m = routes.match(req.method, req.path);
+    switch (m.outcome) {
+      case router::match_result::kind::not_found:
+        matched = false;
+        co_return response::error(404, "Not Found");
+      case router::match_result::kind::method_not_allowed: {
+        req.route = m.pattern;
+        auto r = response::error(405, "Method Not Allowed");
+        r.headers["Allow"] = m.allow;
+        co_return r;
+      }
+      case router::match_result::kind::found:
+        break;
+    }
+    req.route = m.pattern;
+    req.path_params = std::move(m.params);
+    try {
+      co_return co_await (*m.h)(req);
+    } catch (const std::exception& e) {
+      log::error("http handler threw",
+                 {{"listener", name}, {"route", req.route}, {"method", req.method}, {"error", e.what()}});
+    } catch (...) {
+      log::error("http handler threw", {{"listener", name}, {"route", req.route}, {"method", req.method}});
+    }
+    co_return response::error(500, "Internal Server Error");
+  }
+
+  net::awaitable<void> serve(connection& c) {
+    beast::flat_buffer buf;
+    std::string remote_address;
+    std::uint16_t remote_port = 0;
+    {
+      error_code ec;
+      auto ep = c.stream.socket().remote_endpoint(ec);
+      if (!ec) {
+        remote_address = ep.address().to_string();
+        remote_port = ep.port();
+      }
+    }
+    bool first = true;
+    for (;;) {
+      if (buf.size() == 0) {
+        if (stopping) co_return;
+        // Waiting for a request's first byte has its own (idle) deadline; a fresh connection
+        // that sends nothing is held to request_timeout instead.
+        c.idle = true;
+        c.stream.expires_after(first ? limits.request_timeout : limits.idle_timeout);
+        auto [ec, n] = co_await c.stream.async_read_some(buf.prepare(4096), use_tuple);
+        c.idle = false;
+        if (ec) co_return;  // peer closed, idle timeout, or stop()
+        buf.commit(n);
+      }
+      first = false;
+
+      c.stream.expires_after(limits.request_timeout);
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
+      parser.body_limit(limits.max_body_bytes);
+      auto start = std::chrono::steady_clock::now();
+      {
+        auto [ec, n] = co_await bhttp::async_read_header(c.stream, buf, parser, use_tuple);
+        if (ec) {
+          co_await fail_read(c, ec, parser, start);
+          co_return;
+        }
+      }
+      start = std::chrono::steady_clock::now();
+      if (!parser.is_done()) {
+        auto expect = parser.get()[bhttp::field::expect];
+        if (beast::iequals(expect, "100-continue")) {
+          static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+          auto [ec, n] = co_await net::async_write(c.stream, net::buffer(cont.data(), cont.size()), use_tuple);
+          if (ec) co_return;
+        }
+        auto [ec, n] = co_await bhttp::async_read(c.stream, buf, parser, use_tuple);
+        if (ec) {
+          co_await fail_read(c, ec, parser, start);
+          co_return;
+        }
+      }
+
+      auto msg = parser.release();
+      const unsigned version = msg.version();
+      const bool wants_keep_alive = msg.keep_alive();
+      std::string method = method_label(msg);
+      std::string route = "unmatched";
+      response res;
+      std::string_view target = msg.target();
+      if (target.empty() || target.front() != '/') {
+        res = response::error(400, "Request target must be an absolute path");
+      } else {
+        request req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(target);
+        auto q = target.find('?');
+        req.path = std::string(target.substr(0, q));
+        std::optional<std::map<std::string, std::string>> query;
+        if (q != std::string_view::npos) query = parse_query(target.substr(q + 1));
+        else query.emplace();
+        if (!query) {
+          res = response::error(400, "Malformed query string");
+        } else {
+          req.query = std::move(*query);
+          for (const auto& f : msg) {
+            auto [it, inserted] = req.headers.emplace(std::string(f.name_string()), std::string(f.value()));
+            if (!inserted) it->second.append(", ").append(f.value());
+          }
+          req.body = std::move(msg.body());
+          req.remote_address = remote_address;
+          req.remote_port = remote_port;
+          bool matched = true;
+          res = co_await dispatch(req, matched);
+          if (matched) route = req.route;
+        }
+      }
+      // Stopping (possibly while the handler ran): answer, but take no further request.
+      auto out = to_beast(std::move(res), version, wants_keep_alive && !stopping);
+      c.stream.expires_after(limits.request_timeout);
+      auto [wec, n] = co_await bhttp::async_write(c.stream, out, use_tuple);
+      record(route, method, out.result_int(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (wec) co_return;
+      if (!out.keep_alive()) {
+        co_await linger_close(c.stream);
+        co_return;
+      }
+    }
+  }
+};
+
+server::server(net::io_context& io, metrics::registry& metrics, std::string name, server_limits limits) {
+  if (limits.max_connections == 0) throw std::invalid_argument("http server " + name + ": max_connections must be > 0");
+  if (limits.max_header_bytes < 256) throw std::invalid_argument("http server " + name + ": max_header_bytes must be >= 256");
+  if (limits.idle_timeout.count() <= 0 || limits.request_timeout.count() <= 0 || limits.drain_timeout.count() < 0)
+    throw std::invalid_argument("http server " + name + ": timeouts must be positive");
+  impl_ = std::make_shared<impl>(io, metrics, std::move(name), limits);
+}
+
+server::~server() { stop(); }
+
+void server::route(std::string method, std::string pattern, handler h) {
+  impl_->routes.add(std::move(method), std::move(pattern), std::move(h));
+}
+
+void server::listen(const std::string& host, std::uint16_t port) {
+  auto& s = *impl_;
+  auto fail = [&](const error_code& ec, const char* what) {
+    throw std::system_error(std::error_code(ec),
+                            "http " + s.name + " listener: cannot " + what + " " + host + ":" + std::to_string(port));
+  };
+  if (s.listening) throw std::logic_error("http " + s.name + " listener: listen() called twice");
+  error_code ec;
+  tcp::resolver resolver(s.io);
+  // Startup only, before the io_context runs: a blocking resolve is fine here.
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) fail(ec, "resolve");
+  if (results.empty()) fail(net::error::host_not_found, "resolve");
+  tcp::endpoint ep = results.begin()->endpoint();
+  s.acceptor.open(ep.protocol(), ec);
+  if (ec) fail(ec, "open");
+  s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  s.acceptor.bind(ep, ec);
+  if (ec) fail(ec, "bind");
+  s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) fail(ec, "listen on");
+  s.bound_port = s.acceptor.local_endpoint().port();
+  s.listening = true;
+  log::info("http listening", {{"listener", s.name}, {"host", host}, {"port", static_cast<unsigned>(s.bound_port)}});
+}
+
+std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+
+void server::run() {
+  auto& s = *impl_;
+  if (!s.listening) throw std::logic_error("http " + s.name + " listener: run() before listen()");
+  if (s.accepting || s.stopping) return;
+  s.accepting = true;
+  net::co_spawn(s.io, s.accept_loop(impl_), net::detached);
+}
+
+void server::stop() noexcept {
+  auto& s = *impl_;
+  if (s.stopping) return;
+  s.stopping = true;
+  error_code ec;
+  s.acceptor.close(ec);
+  for (auto* c : s.conns)
+    if (c->idle) c->stream.cancel();
+  if (s.conns.empty() && s.rejecting == 0) return;
+  try {
+    s.drain_timer.expires_after(s.limits.drain_timeout);
+    s.drain_timer.async_wait([self = impl_](error_code ec) {
+      if (ec) return;
+      if (!self->conns.empty())
+        log::warn("http drain timed out, closing connections",
+                  {{"listener", self->name}, {"connections", static_cast<std::int64_t>(self->conns.size())}});
+      for (auto* c : self->conns) c->stream.close();
+    });
+  } catch (...) {
+  }
+}
+
+bool server::stopped() const noexcept {
+  const auto& s = *impl_;
+  return s.stopping && !s.accepting && s.conns.empty() && s.rejecting == 0;
+}
+
+std::size_t server::connections() const noexcept { return impl_->conns.size(); }
+
+}  // namespace pokeflow::core::http

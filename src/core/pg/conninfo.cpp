@@ -1,0 +1,48 @@
+// pg_config::conninfo() lives here because only src/core/pg knows libpq's syntax.
+#include <string>
+#include <string_view>
+
+#include "pokeflow/config.hpp"
+
+namespace pokeflow {
+
+namespace {
+
+// libpq keyword/value syntax: single-quoted, with \ and ' backslash-escaped, so any
+// password or host string survives intact.
+void add(std::string& out, std::string_view key, std::string_view value) {
+  if (!out.empty()) out += ' ';
+  out += key;
+  out += "='";
+  for (char c : value) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+}
+
+}  // namespace
+
+std::string pg_config::conninfo() const {
+  std::string out;
+  // Empty values are left out so libpq's own defaults (PGHOST, ~/.pgpass, ...) apply.
+  if (!host.empty()) add(out, "host", host);
+  add(out, "port", std::to_string(port));
+  if (!database.empty()) add(out, "dbname", database);
+  if (!user.empty()) add(out, "user", user);
+  if (!password.empty()) add(out, "password", password);
+  // libpq counts whole seconds (and treats 1 as 2); round up so a short timeout is not
+  // turned into "no timeout" (0). Our async connect enforces the exact value itself.
+  auto secs = (connect_timeout.count() + 999) / 1000;
+  add(out, "connect_timeout", std::to_string(secs < 1 ? 1 : secs));
+  add(out, "application_name", "pokeflow");
+  // Notice a silently dead peer (network partition) in about half a minute instead of
+  // the kernel's default two hours.
+  add(out, "keepalives", "1");
+  add(out, "keepalives_idle", "10");
+  add(out, "keepalives_interval", "5");
+  add(out, "keepalives_count", "3");
+  return out;
+}
+
+}  // namespace pokeflow
