@@ -4,6 +4,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
 #include "harness.hpp"
 
 using namespace pokeflow::test;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>

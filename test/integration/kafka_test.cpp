@@ -94,6 +94,26 @@ awaitable<std::vector<kafka::message>> consume(kafka::consumer& c, std::size_t w
   co_return got;
 }
 
+// Deletes a test's topics and groups when it ends, also after a failed REQUIRE.
+struct cleanup {
+  pokeflow::kafka_config cfg;
+  std::vector<std::string> topics;
+  std::vector<std::string> groups;
+  ~cleanup() {
+    try {
+      asio::io_context io;
+      kafka::admin a(io, cfg, kafka::admin_options{"pokeflow-test-cleanup", 5000ms, true});
+      auto work = [&]() -> awaitable<void> {
+        for (const auto& g : groups) co_await a.delete_group(g);
+        if (!topics.empty()) co_await a.delete_topics(topics);
+      };
+      asio::co_spawn(io, work(), [&](std::exception_ptr) { io.stop(); });
+      io.run();
+    } catch (...) {
+    }
+  }
+};
+
 int topics(const pokeflow::kafka_config& cfg, const char* verb, kafka::topics_options opts, std::string& out,
            std::string& err) {
   std::ostringstream o, e;
@@ -113,6 +133,7 @@ TEST_CASE("kafka produce/consume round trip with explicit commits, pause/resume 
   require_stack(io, admin);
   const std::string topic = unique("kt-roundtrip");
   const std::string group = unique("kt-group");
+  cleanup guard{cfg, {topic}, {group}};
 
   auto created = run(io, admin.create_topics({{topic, 3, 3, {{"min.insync.replicas", "2"}}}}));
   REQUIRE(created.size() == 1);
@@ -235,6 +256,7 @@ TEST_CASE("kafka topics init/describe/fix/delete on test-specific topics", "[kaf
   cfg.states_topic = suffix + "-state";
   cfg.dlq_topic = suffix + "-dlq";
   const std::string group = suffix + "-fraud";
+  cleanup guard{cfg, {cfg.orders_topic, cfg.states_topic, cfg.dlq_topic}, {group, suffix + "-reader"}};
   kafka::topics_options opts;
   opts.group_names = {group};
   std::string out, err;

@@ -26,11 +26,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// libpq prints notices to stderr by default, which would break our one-JSON-object-per-line logs.
-void on_notice(void*, const char* message) {
-  log::debug("postgres notice", {{"message", detail::one_line(message ? message : "")}});
-}
-
 enum class ready { read, write, timeout, error };
 
 }  // namespace
@@ -77,6 +72,23 @@ struct connection::impl {
       broken = true;
       last_io_error = "cannot watch the PostgreSQL socket: " + ec.message();
     }
+  }
+
+  // libpq prints notices to stderr by default, which would break our one-JSON-object-per-line
+  // logs. It also routes a FATAL that arrives while idle (pg_terminate_backend, server
+  // shutdown) here: the server closes the session right after, so mark it broken now.
+  static void on_notice(void* arg, const PGresult* r) {
+    auto* self = static_cast<impl*>(arg);
+    const char* sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    std::string msg = detail::one_line(primary ? primary : PQresultErrorMessage(r));
+    if (sev && (std::string_view(sev) == "FATAL" || std::string_view(sev) == "PANIC")) {
+      self->broken = true;
+      self->last_io_error = msg;
+      log::info("postgres closed the session", {{"message", msg}});
+      return;
+    }
+    log::debug("postgres notice", {{"message", msg}});
   }
 
   std::string where() const {
@@ -151,7 +163,7 @@ struct connection::impl {
       close();
       co_return r;
     }
-    PQsetNoticeProcessor(conn, on_notice, nullptr);
+    PQsetNoticeReceiver(conn, on_notice, this);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK) {
       if (st == PGRES_POLLING_FAILED) {
@@ -401,7 +413,8 @@ bool connection::check_alive() noexcept {
   auto& i = *impl_;
   if (i.busy) return true;
   if (!healthy()) return false;
-  if (!PQconsumeInput(i.conn) || PQstatus(i.conn) != CONNECTION_OK) {
+  // Twice: the first read may return only the server's goodbye, the second its EOF.
+  if (!PQconsumeInput(i.conn) || !PQconsumeInput(i.conn) || i.broken || PQstatus(i.conn) != CONNECTION_OK) {
     i.broken = true;
     i.sync_socket(false);
     return false;

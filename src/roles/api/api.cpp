@@ -207,7 +207,13 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (!errs.empty()) co_return validation(std::move(errs));
     auto c = co_await pool.acquire();
     if (!c) co_return db_failure(c.error());
-    auto r = co_await c->query(sql::list_orders, pg::params(state ? pg::param(*state) : pg::param(std::nullopt), skip, limit));
+    // Built outside the co_await expression: GCC 12 mishandles a conditional's temporary there.
+    std::vector<pg::param> args;
+    if (state) args.emplace_back(*state);
+    else args.emplace_back(std::nullopt);
+    args.emplace_back(skip);
+    args.emplace_back(limit);
+    auto r = co_await c->query(sql::list_orders, std::move(args));
     c.release();
     if (!r) co_return db_failure(r);
     std::vector<order> orders;
@@ -449,6 +455,10 @@ api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafk
   });
   ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->producer->ping();
+  });
+  ctx.add_readiness("schema", [p]() -> asio::awaitable<std::optional<std::string>> {
+    if (p->migrated || !p->cfg.migrate_on_start) co_return std::nullopt;
+    co_return std::string("migrations not applied yet");
   });
 }
 

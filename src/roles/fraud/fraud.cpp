@@ -98,6 +98,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     }
     auto o = std::get<order>(std::move(decoded));
     o.state = decide(o, rules);
+    (o.state == order_state::success ? success : rejected).inc();
     p.key = std::to_string(o.id);
     p.value = core::json::encode_order(o);
     core::log::debug("decided", {{"order_id", o.id}, {"state", to_string(o.state)}});

@@ -72,7 +72,10 @@ std::uint64_t histogram::percentile(double q) const noexcept {
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     seen += counts_[i];
-    if (seen >= rank) return std::min(highest_in(i), max_);
+    if (seen >= rank) {
+      if (i + 1 == counts_.size()) return max_;  // the clamp bucket: only max is known
+      return std::min(highest_in(i), max_);
+    }
   }
   return max_;
 }

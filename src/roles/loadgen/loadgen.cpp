@@ -22,6 +22,7 @@
 #include "core/http/client.hpp"
 #include "core/json/codec.hpp"
 #include "core/log.hpp"
+#include "pokeflow/errors.hpp"
 #include "roles/loadgen/histogram.hpp"
 #include "roles/loadgen/ledger.hpp"
 #include "roles/loadgen/orders.hpp"
@@ -172,7 +173,8 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
     auto self = shared_from_this();
     const std::uint64_t n_total = sum.planned;
     const std::uint64_t max_in_flight = std::max<std::uint64_t>(1000, std::uint64_t(cfg.connections) * 100);
-    for (std::uint64_t n = 0; n < n_total && !stopping; ++n) {
+    std::uint64_t n = 0;
+    for (; n < n_total && !stopping; ++n) {
       auto t = intended_time(start, n, cfg.rate);
       if (steady::now() < t && !co_await sleep_until(t)) break;
       // Past the cap we fall behind schedule, but latency still counts from the intended
@@ -181,7 +183,8 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
       if (stopping) break;
       asio::co_spawn(ctx.io, send_one(t, cfg.user_ids[user_pick(rng)]), asio::detached);
     }
-    sum.send_window_s = double(n_total) / cfg.rate;
+    // The schedule's own span (n orders take n / rate), also when stop() cut it short.
+    sum.send_window_s = double(n) / cfg.rate;
   }
 
   awaitable<void> user(int index) {
@@ -296,8 +299,18 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-loadgen::loadgen(core::role_context ctx, loadgen_config cfg)
-    : impl_(std::make_shared<impl>(std::move(ctx), std::move(cfg))) {}
+namespace {
+std::shared_ptr<loadgen::impl> make_impl(core::role_context ctx, loadgen_config cfg) {
+  try {
+    return std::make_shared<loadgen::impl>(std::move(ctx), std::move(cfg));
+  } catch (const std::exception& e) {
+    // A missing list, an unwritable ledger or a bad URL is a setup mistake: exit 2 like a bad flag.
+    throw config_error(std::string("loadgen: ") + e.what());
+  }
+}
+}  // namespace
+
+loadgen::loadgen(core::role_context ctx, loadgen_config cfg) : impl_(make_impl(std::move(ctx), std::move(cfg))) {}
 
 loadgen::~loadgen() = default;
 

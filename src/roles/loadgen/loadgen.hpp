@@ -16,8 +16,8 @@ namespace pokeflow::roles::loadgen {
 
 class loadgen : public core::service {
  public:
-  // Reads the name lists and creates the ledger. Throws std::runtime_error naming the file,
-  // std::invalid_argument on a bad --api-url.
+  // Reads the name lists and creates the ledger. Throws pokeflow::config_error naming the
+  // file or option (missing list, unwritable ledger or summary, bad --api-url).
   loadgen(core::role_context ctx, loadgen_config cfg);
   ~loadgen() override;
   loadgen(const loadgen&) = delete;

@@ -218,7 +218,7 @@ updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka)
     co_return co_await p->consumer->ping();
   });
   ctx.add_readiness("api", [p]() -> asio::awaitable<std::optional<std::string>> {
-    auto r = co_await p->client.request("GET", "/orders?limit=1", {}, {}, 2s);
+    auto r = co_await p->client.request("GET", "/orders?limit=1", std::string(), http::header_map(), 2s);
     if (!r.ok()) co_return "api at " + p->cfg.api_url + ": " + r.ec.message();
     if (r.status != 200) co_return "api at " + p->cfg.api_url + " answered " + std::to_string(r.status);
     co_return std::nullopt;
