@@ -409,4 +409,13 @@ TEST_CASE("pg: ping reports why PostgreSQL is unreachable", "[pg]") {
   });
   CHECK(lease_error.kind() == pg::error_kind::timeout);
   CHECK(std::chrono::steady_clock::now() - start < 2s);
+
+  // A malformed connection string is a configuration error, not an outage.
+  pg::pool garbled(io.get_executor(), "host='127.0.0.1 port=", {1, 1000ms, 1000ms});
+  auto garbled_error = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await garbled.acquire();
+    co_return c.error();
+  });
+  CHECK(garbled_error.kind() == pg::error_kind::invalid);
+  CHECK_FALSE(garbled_error.retryable());
 }

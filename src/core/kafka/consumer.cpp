@@ -118,6 +118,8 @@ struct consumer::impl : std::enable_shared_from_this<consumer::impl> {
     }
   }
 
+  // (Incremental) assign/unassign hand an op to librdkafka's own main thread and wait for its
+  // reply: local work only, never a network round trip, so fine on the io thread.
   void handle_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -130,8 +132,8 @@ struct consumer::impl : std::enable_shared_from_this<consumer::impl> {
           log::error("kafka incremental assign failed", {{"error", rd_kafka_error_string(e)}});
           rd_kafka_error_destroy(e);
         }
-      } else {
-        rd_kafka_assign(rk, parts);
+      } else if (rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts)) {
+        log::error("kafka assign failed", {{"group", opts.group_id}, {"error", rd_kafka_err2str(e)}});
       }
       return;
     }
@@ -220,6 +222,7 @@ consumer::consumer(asio::io_context& io, const kafka_config& cfg, consumer_optio
 
 consumer::~consumer() = default;
 
+// Like assign, subscribe only waits for librdkafka's main thread, not for the group join.
 void consumer::subscribe(const std::vector<std::string>& topics) {
   std::vector<topic_partition> parts;
   for (const auto& t : topics) parts.push_back({t, RD_KAFKA_PARTITION_UA});

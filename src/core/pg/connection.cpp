@@ -152,14 +152,25 @@ struct connection::impl {
     close();
     last_io_error.clear();
     const auto deadline = clock::now() + timeout;
+    // A malformed string is a configuration error (not retryable); everything failing
+    // after this point (DNS, refused, auth) is about reaching the server.
+    // (A bare word is a database name, which expand_dbname accepts but the parser does not.)
+    char* parse_error = nullptr;
+    if (conninfo.find('=') == std::string::npos && conninfo.find("://") == std::string::npos) {
+    } else if (PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &parse_error)) {
+      PQconninfoFree(opts);
+    } else {
+      std::string msg = parse_error ? detail::one_line(parse_error) : "out of memory";
+      if (parse_error) PQfreemem(parse_error);
+      co_return result::failure(error_kind::invalid, "bad PostgreSQL connection string: " + msg);
+    }
     // expand_dbname lets the whole keyword/value string (or URI) ride in "dbname".
     const char* keys[] = {"dbname", nullptr};
     const char* values[] = {conninfo.c_str(), nullptr};
     conn = PQconnectStartParams(keys, values, 1);
     if (!conn) co_return result::failure(error_kind::resources, "libpq: out of memory");
     if (PQstatus(conn) == CONNECTION_BAD) {
-      // Reached without I/O only for an unusable connection string.
-      auto r = result::failure(error_kind::invalid, detail::one_line(PQerrorMessage(conn)));
+      auto r = result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn)));
       close();
       co_return r;
     }

@@ -1,0 +1,311 @@
+"""Unit tests of the chaos suite's Python helpers (no network, no stack)."""
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "chaos"))
+
+from pokeflow_chaos import control, metrics, procs, report, verify  # noqa: E402
+from chaoslib.exceptions import ActivityFailed  # noqa: E402
+
+import run as runner  # noqa: E402  chaos/run.py
+
+EXPERIMENTS = sorted((REPO / "chaos" / "experiments").glob("*.yaml"))
+K8S = sorted((REPO / "chaos" / "k8s").glob("*.yaml"))
+
+
+# ---------------------------------------------------------------- metrics
+
+PROM = """# HELP http_requests_total Requests
+# TYPE http_requests_total counter
+http_requests_total{route="/orders",method="POST",status="201"} 10
+http_requests_total{route="/orders",method="GET",status="200"} 5
+pokeflow_outbox_backlog 7
+pokeflow_consumer_lag{topic="poke-orders",partition="0"} 3
+pokeflow_consumer_lag{topic="poke-orders",partition="1"} 4.5
+weird line without value
+bad_value{a="b"} notanumber
+"""
+
+
+def test_metrics_total_sums_matching_series():
+    m = metrics.parse(PROM)
+    assert metrics.total(m, "http_requests_total") == 15
+    assert metrics.total(m, "http_requests_total", method="POST") == 10
+    assert metrics.total(m, "pokeflow_consumer_lag") == 7.5
+    assert metrics.total(m, "pokeflow_outbox_backlog") == 7
+    assert metrics.total(m, "absent") is None
+    assert "bad_value" not in m
+
+
+def test_metrics_labels_with_escaped_quotes():
+    m = metrics.parse('x{a="say \\"hi\\"",b="2"} 1\n')
+    assert m["x"][0][0]["b"] == "2"
+
+
+def test_wait_metric_needs_one_bound_and_times_out_on_unreachable():
+    with pytest.raises(ActivityFailed, match="exactly one"):
+        metrics.wait_metric("http://127.0.0.1:9/metrics", "x")
+    with pytest.raises(ActivityFailed, match="did not become"):
+        metrics.wait_metric("http://127.0.0.1:9/metrics", "x", above=0, timeout_s=0.5, interval_s=0.1)
+
+
+# ---------------------------------------------------------------- control
+
+def test_parse_urls():
+    assert control.parse_urls("api=http://a/metrics, fraud=http://b/metrics") == {
+        "api": "http://a/metrics", "fraud": "http://b/metrics"}
+    assert control.parse_urls("") == {}
+    with pytest.raises(ValueError, match="ROLE=URL"):
+        control.parse_urls("http://a/metrics")
+
+
+def test_sample_counts_ledger_and_marks_unreachable_roles_down(tmp_path):
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("id,user_id,state\n1,1,pending\n2,1,pending\n3,1,pen")  # last line incomplete
+    point = control.sample({"api": "http://127.0.0.1:9/metrics"}, ledger)
+    assert point["acked"] == 2
+    assert point["api_up"] is False and "outbox_backlog" not in point
+
+
+# ---------------------------------------------------------------- verify
+
+def test_count_rows_header_and_partial_line():
+    assert verify.count_rows(b"order_id,user\n1,2\n3,4\n5,") == 2
+    assert verify.count_rows(b"1,2\n3,4\n") == 2
+    assert verify.count_rows(b"") == 0
+
+
+def test_parse_summary_whole_or_last_json_line():
+    assert verify.parse_summary('{"lost": 0}') == {"lost": 0}
+    assert verify.parse_summary('checking...\n{"lost": 1, "acknowledged": 3}\n') == {"lost": 1, "acknowledged": 3}
+    assert verify.parse_summary("no json") == {}
+
+
+def _fake_pokeflow(tmp_path, body: str) -> str:
+    """A stand-in for `pokeflow verify` whose answers the test scripts (the real binary's
+    behaviour is covered by the suite's runs, not here)."""
+    exe = tmp_path / "pokeflow"
+    exe.write_text("#!/bin/sh\n" + body)
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return str(exe)
+
+
+def test_verify_retries_until_settled(tmp_path):
+    (tmp_path / "ledger.csv").write_text("id\n1\n2\n")
+    counter = tmp_path / "n"
+    exe = _fake_pokeflow(tmp_path, f"""n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}
+if [ "$n" -lt 1 ]; then echo '{{"acknowledged":2,"stuck_pending":1,"lost":0}}'; exit 1; fi
+echo '{{"acknowledged":2,"terminal":2,"lost":0}}'
+""")
+    res = verify.verify_ledger(str(tmp_path), exe, settle_timeout_s=30)
+    assert res["clean"] and res["attempts"] == 2 and res["rows"] == 2
+    assert res["summary"]["terminal"] == 2 and res["clean_at"] <= time.time()
+    assert Path(res["snapshot"]).read_text() == "id\n1\n2\n"
+
+
+def test_verify_stops_at_once_on_a_permanent_violation(tmp_path):
+    (tmp_path / "ledger.csv").write_text("1\n")
+    exe = _fake_pokeflow(tmp_path, "echo '{\"acknowledged\":1,\"lost\":1}'; exit 1\n")
+    start = time.time()
+    res = verify.verify_ledger(str(tmp_path), exe, settle_timeout_s=60)
+    assert not res["clean"] and res["attempts"] == 1 and "lost" in res["reason"]
+    assert time.time() - start < 10
+
+
+def test_verify_empty_ledger_is_not_clean(tmp_path):
+    exe = _fake_pokeflow(tmp_path, "exit 0\n")
+    res = verify.verify_ledger(str(tmp_path), exe, rows_timeout_s=1)
+    assert not res["clean"] and "fewer than 1" in res["reason"]
+
+
+def test_verify_missing_binary_fails_clearly(tmp_path):
+    with pytest.raises(ActivityFailed, match="not found"):
+        verify.verify_ledger(str(tmp_path), str(tmp_path / "nope"))
+
+
+# ---------------------------------------------------------------- procs
+
+def test_role_argv_uses_the_suite_ports():
+    a = procs.argv("updater", "/bin/pokeflow")
+    assert a[:2] == ["/bin/pokeflow", "--role=updater"]
+    assert f"--admin-port={procs.ADMIN_PORTS['updater']}" in a and f"--api-url={procs.API_URL}" in a
+    assert f"--api-port={procs.API_PORT}" in procs.argv("api", "x")
+    with pytest.raises(ActivityFailed, match="unknown role"):
+        procs.argv("nope")
+
+
+def test_stale_pid_file_is_never_trusted(tmp_path, monkeypatch):
+    monkeypatch.setenv("POKEFLOW_CHAOS_STATE", str(tmp_path))
+    (tmp_path / "fraud.pid").write_text(f"{os.getpid()}\n")  # alive, but not a pokeflow fraud
+    assert procs.pid_of("fraud") is None
+    with pytest.raises(ActivityFailed, match="not running"):
+        procs.kill_role("fraud")
+    assert procs.stop_role("fraud") == {"role": "fraud", "pid": None}
+
+
+def test_start_role_without_binary_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("POKEFLOW_CHAOS_STATE", str(tmp_path))
+    monkeypatch.setenv("POKEFLOW_BIN", str(tmp_path / "missing"))
+    with pytest.raises(ActivityFailed, match="missing or not executable"):
+        procs.start_role("fraud")
+
+
+# ---------------------------------------------------------------- report: judging journals
+
+def _probe(name, ok=True, output=True):
+    return {"activity": {"name": name, "type": "probe", "provider": {"type": "python"}},
+            "status": "succeeded", "tolerance_met": ok, "output": output}
+
+
+def _state(*probes):
+    return {"steady_state_met": all(p["tolerance_met"] for p in probes), "probes": list(probes)}
+
+
+def _journal(before=True, during=(), after=True, runs=(), status="completed", deviated=None):
+    ok = _state(_probe("lag"), _probe("pokeflow-verify-clean", output={"clean": True, "summary": {"lost": 0}, "clean_at": 1000.0}))
+    return {"status": status, "deviated": bool(deviated),
+            "steady_states": {"before": ok if before else _state(_probe("lag", ok=False)),
+                              "during": list(during),
+                              "after": ok if after else _state(_probe("lag", ok=False))},
+            "run": list(runs)}
+
+
+def _run(name, status="succeeded", ptype="python", output=None, end="1970-01-01T00:16:30+00:00",
+         start=None):
+    return {"activity": {"name": name, "provider": {"type": ptype}}, "status": status,
+            "output": output, "start": start or end, "end": end}
+
+
+def test_evaluate_hold():
+    r = report.evaluate(_journal(runs=[_run("inject-x")]))
+    assert r["outcome"] == report.HELD and r["ok"]
+
+
+def test_evaluate_after_deviation():
+    r = report.evaluate(_journal(after=False, deviated=True))
+    assert r["outcome"] == report.DEVIATED and not r["ok"] and r["failed_probes"] == ["lag"]
+
+
+def test_evaluate_during_deviation_counts():
+    offline = _state(_probe("orders-topic-has-no-offline-partitions", ok=False))
+    r = report.evaluate(_journal(during=[offline]))
+    assert r["outcome"] == report.DEVIATED and not r["ok"]
+    r = report.evaluate(_journal(during=[offline]), "deviate", "orders-topic-has-no-offline-partitions")
+    assert r["outcome"] == report.EXPECTED and r["ok"]
+
+
+def test_evaluate_expected_deviation_through_the_wrong_probe_or_none():
+    r = report.evaluate(_journal(after=False, deviated=True), "deviate", "orders-topic-has-no-offline-partitions")
+    assert not r["ok"] and "not through" in r["note"]
+    r = report.evaluate(_journal(), "deviate", "orders-topic-has-no-offline-partitions")
+    assert r["outcome"] == report.HELD and not r["ok"]
+
+
+def test_evaluate_failed_method_activity_and_nonzero_process_exit():
+    r = report.evaluate(_journal(runs=[_run("api-answers-503", status="failed")]))
+    assert not r["ok"] and r["method_failures"] == ["api-answers-503"]
+    r = report.evaluate(_journal(runs=[_run("inject-kill", ptype="process", output={"status": 1})]))
+    assert not r["ok"] and r["method_failures"] == ["inject-kill"]
+
+
+def test_evaluate_not_steady_before_and_no_journal():
+    assert report.evaluate(_journal(before=False))["outcome"] == report.NOT_STEADY
+    assert not report.evaluate(None)["ok"]
+
+
+def test_recovery_seconds_from_last_restore_to_clean_verify():
+    j = _journal(runs=[_run("inject-x", end="1970-01-01T00:16:00+00:00"),
+                       _run("restore-x", end="1970-01-01T00:16:30+00:00")])
+    assert report.recovery_seconds(j) == 10.0  # clean_at 1000 - restore end 990
+
+
+def test_recovery_seconds_from_fault_end_to_the_last_wait_probe():
+    runs = [_run("inject-x", end="1970-01-01T00:16:00+00:00"),
+            _run("wait-a", start="1970-01-01T00:16:01+00:00", end="1970-01-01T00:16:09+00:00", output={"waited_s": 4}),
+            _run("wait-b", start="1970-01-01T00:16:09+00:00", end="1970-01-01T00:16:12+00:00", output={"waited_s": 2.5}),
+            _run("after-pause", end="1970-01-01T00:17:00+00:00")]
+    assert report.recovery_seconds(_journal(runs=runs)) == 11.5  # 969 + 2.5 - 960
+    runs[2]["status"] = "failed"
+    assert report.recovery_seconds(_journal(runs=runs)) is None
+
+
+# ---------------------------------------------------------------- report: chart and files
+
+def _timeline(wd: Path):
+    t0 = 1_000_000.0
+    lines = [{"kind": "phase", "name": "experiment", "phase": "start", "t": t0}]
+    for i in range(60):
+        lines.append({"kind": "sample", "t": t0 + i, "acked": i * 20, "api_requests": i * 21,
+                      "outbox_backlog": 50 if 20 <= i < 40 else 0, "fraud_lag": 5, "updater_lag": 3})
+    lines += [{"kind": "activity", "phase": "start", "name": "inject-kill-broker-2", "t": t0 + 20},
+              {"kind": "activity", "phase": "end", "name": "inject-kill-broker-2", "t": t0 + 21},
+              {"kind": "activity", "phase": "start", "name": "restore-start-brokers", "t": t0 + 38},
+              {"kind": "activity", "phase": "end", "name": "restore-start-brokers", "t": t0 + 40}]
+    (wd / "timeline.jsonl").write_text("\n".join(json.dumps(l) for l in lines) + "\n")
+
+
+def test_fault_window_spans_first_inject_to_last_restore(tmp_path):
+    _timeline(tmp_path)
+    _, events = report.load_timeline(tmp_path / "timeline.jsonl")
+    w = report.fault_windows(events)
+    assert w[0] == (1_000_020.0, 1_000_040.0, "fault") and w[1][2] == "inject-kill-broker-2"
+
+
+def test_summarize_and_write_report(tmp_path):
+    wd = tmp_path / "04-two-brokers-down"
+    wd.mkdir()
+    _timeline(wd)
+    (wd / "journal.json").write_text(json.dumps(_journal(runs=[_run("restore-x")])))
+    res = report.summarize(wd, {"id": "04-two-brokers-down", "file": "04-two-brokers-down.yaml"})
+    assert res["ok"] and res["chart"] == "timeline.png"
+    assert (wd / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md, html = report.write(tmp_path, [res], {"started": "now", "target": "local", "rate": 20})
+    assert "04-two-brokers-down/timeline.png" in md.read_text() and "PASS" in md.read_text()
+    assert "<img src='04-two-brokers-down/timeline.png'" in html.read_text()
+
+
+# ---------------------------------------------------------------- the experiment files themselves
+
+@pytest.mark.parametrize("path", EXPERIMENTS + K8S, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_experiment_shape(path):
+    e = yaml.safe_load(path.read_text())
+    probes = [p["name"] for p in e["steady-state-hypothesis"]["probes"]]
+    assert "pokeflow-verify-clean" in probes, "verify is part of every hypothesis"
+    assert e["runtime"]["rollbacks"]["strategy"] == "always", "a deviation must not skip the rollbacks"
+    assert e["controls"][0]["provider"]["module"] == "pokeflow_chaos.control", "the load runs throughout"
+    assert any(a["name"].startswith("inject-") for a in e["method"]), "the report marks inject-* as the fault"
+    conf = e["configuration"]
+    assert all(isinstance(v, dict) and v.get("type") == "env" and "default" in v for v in conf.values()), \
+        "every setting comes from the environment, with a local default"
+    for a in e["method"] + e.get("rollbacks", []):
+        if a["provider"]["type"] == "process":
+            assert a["provider"]["path"] == "scripts/stack.sh" and "timeout" in a["provider"]
+
+
+def test_k8s_variants_fault_through_chaostoolkit_kubernetes():
+    for path in K8S:
+        e = yaml.safe_load(path.read_text())
+        assert not [a for a in e["method"] if a["provider"]["type"] == "process"], path.name
+        mods = {a["provider"].get("module") for a in e["method"]}
+        if path.name != "01-poison-message.yaml":
+            assert "chaosk8s.pod.actions" in mods, path.name
+
+
+def test_runner_plan_matches_files():
+    for e in runner.PLAN:
+        assert (REPO / "chaos" / "experiments" / e["file"]).exists()
+    for e in runner.K8S_PLAN:
+        assert (REPO / "chaos" / "k8s" / e["file"]).exists()
+    quick = {e["id"][:2] for e in runner.PLAN if e.get("quick")}
+    assert quick == {"01", "02", "04"}
+    seed = [e for e in runner.PLAN if e.get("expect") == "deviate"]
+    assert len(seed) == 1 and seed[0]["topics"] == "seed" and runner.PLAN.index(seed[0]) == 0
+    assert {e["id"][:2] for e in runner.PLAN} == {"01", "02", "03", "04", "05", "06"}
