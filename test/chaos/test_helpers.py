@@ -111,6 +111,20 @@ echo '{{"acknowledged":2,"terminal":2,"lost":0}}'
     assert Path(res["snapshot"]).read_text() == "id\n1\n2\n"
 
 
+def test_verify_waits_for_in_flight_orders_that_verify_itself_passes(tmp_path):
+    (tmp_path / "ledger.csv").write_text("id\n1\n2\n")
+    counter = tmp_path / "n"
+    exe = _fake_pokeflow(tmp_path, f"""n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}
+if [ "$n" -lt 2 ]; then echo '{{"acknowledged":2,"terminal":1,"in_flight":1,"ok":true}}'; exit 0; fi
+echo '{{"acknowledged":2,"terminal":2,"in_flight":0,"ok":true}}'
+""")
+    res = verify.verify_ledger(str(tmp_path), exe, settle_timeout_s=30)
+    assert res["clean"] and res["attempts"] == 3
+    counter.write_text("-100")  # never settles
+    res = verify.verify_ledger(str(tmp_path), exe, settle_timeout_s=4)
+    assert not res["clean"] and "still pending" in res["reason"]
+
+
 def test_verify_stops_at_once_on_a_permanent_violation(tmp_path):
     (tmp_path / "ledger.csv").write_text("1\n")
     exe = _fake_pokeflow(tmp_path, "echo '{\"acknowledged\":1,\"lost\":1}'; exit 1\n")

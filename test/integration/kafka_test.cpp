@@ -78,11 +78,6 @@ void require_stack(asio::io_context& io, kafka::admin& admin) {
   if (reason) FAIL("Kafka stack not reachable (start it with scripts/stack.sh up): " << *reason);
 }
 
-awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
 // Consumes until `want` messages arrived or the deadline passed.
 awaitable<std::vector<kafka::message>> consume(kafka::consumer& c, std::size_t want, std::chrono::seconds limit) {
   std::vector<kafka::message> got;
