@@ -1,0 +1,177 @@
+"""Chaos Toolkit control: the background load and the timeline of one experiment run.
+
+Declared in every experiment, so `chaos run` by hand behaves as under the runner:
+  - before the experiment: start `pokeflow --role=loadgen` at a constant rate, writing the
+    ledger that `pokeflow verify` checks, and a sampler thread that scrapes /metrics once a
+    second into <workdir>/timeline.jsonl; then let the load run warmup_s (10 s);
+  - around every activity and hypothesis: a start/end event in the timeline (the report
+    shades the method's inject-*/restore-* actions as the fault window);
+  - after the experiment: stop the loadgen (SIGTERM, it drains) and the sampler.
+
+Chaos Toolkit calls control functions as plain module functions, so the one run's loadgen
+and sampler live in module state; one `chaos run` process runs one experiment.
+"""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from chaoslib.exceptions import InterruptExecution
+
+from . import metrics, paths
+from .verify import count_rows
+
+_run: dict = {}
+
+
+def _event(workdir: Path, **fields) -> None:
+    fields.setdefault("t", time.time())
+    with (workdir / "timeline.jsonl").open("a") as f:
+        f.write(json.dumps(fields) + "\n")
+
+
+def parse_urls(spec: str) -> dict:
+    """'api=http://h:1/metrics,fraud=http://h:2/metrics' -> {role: url}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        role, sep, url = part.partition("=")
+        if not sep or not role or not url:
+            raise ValueError(f"metrics url entry '{part}' is not ROLE=URL")
+        out[role.strip()] = url.strip()
+    return out
+
+
+def sample(urls: dict, ledger: Path) -> dict:
+    """One timeline point: acknowledged orders so far (ledger rows), and from /metrics the
+    API's request count and outbox backlog and each consumer's summed lag. A role that does
+    not answer is recorded as down (None), which the chart shows as a gap."""
+    point = {"kind": "sample", "t": time.time()}
+    try:
+        point["acked"] = count_rows(ledger.read_bytes()) if ledger.exists() else 0
+    except OSError:
+        point["acked"] = None
+    for role, url in urls.items():
+        try:
+            m = metrics.scrape(url, timeout=0.8)
+        except OSError:
+            point[f"{role}_up"] = False
+            continue
+        point[f"{role}_up"] = True
+        if role == "api":
+            point["api_requests"] = metrics.total(m, "http_requests_total")
+            point["outbox_backlog"] = metrics.total(m, "pokeflow_outbox_backlog")
+        else:
+            point[f"{role}_lag"] = metrics.total(m, "pokeflow_consumer_lag")
+    return point
+
+
+def _sampler(workdir: Path, urls: dict, stop: threading.Event, interval: float) -> None:
+    ledger = workdir / "ledger.csv"
+    while not stop.is_set():
+        t0 = time.time()
+        _event(workdir, **sample(urls, ledger))
+        stop.wait(max(0.0, interval - (time.time() - t0)))
+
+
+def before_experiment_control(context, workdir: str, load_rate: float = 20,
+                              metrics_urls: str = "", pokeflow_bin: Optional[str] = None,
+                              sample_interval_s: float = 1.0, loadgen_admin_port: int = 28105,
+                              warmup_s: float = 10, **kwargs) -> None:
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    for stale in ["ledger.csv", "timeline.jsonl", "loadgen-summary.json", *[
+            p.name for p in wd.glob("ledger.snapshot-*.csv")]]:
+        (wd / stale).unlink(missing_ok=True)
+    binary = pokeflow_bin or paths.pokeflow_bin()
+    args = [binary, "--role=loadgen", f"--rate={load_rate}", "--duration=3h",
+            f"--ledger={wd / 'ledger.csv'}", f"--summary-json={wd / 'loadgen-summary.json'}",
+            f"--admin-port={loadgen_admin_port}"]
+    try:
+        log = (wd / "loadgen.log").open("ab")
+        proc = subprocess.Popen(args, cwd=paths.REPO, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as e:
+        raise InterruptExecution(f"cannot start the loadgen ({' '.join(args)}): {e}")
+    time.sleep(1.0)
+    if proc.poll() is not None:
+        raise InterruptExecution(f"the loadgen exited at once with {proc.returncode}: read {wd / 'loadgen.log'}")
+    stop = threading.Event()
+    try:
+        urls = parse_urls(metrics_urls)
+    except ValueError as e:
+        proc.terminate()
+        raise InterruptExecution(str(e))
+    th = threading.Thread(target=_sampler, args=(wd, urls, stop, sample_interval_s), daemon=True)
+    _run.update(workdir=wd, proc=proc, log=log, stop=stop, thread=th)
+    _event(wd, kind="phase", name="experiment", phase="start", title=context.get("title"),
+           load_rate=load_rate, loadgen=" ".join(args))
+    th.start()
+    # Steady load for a while before the first check: a baseline on the chart, and a
+    # before-hypothesis that judges a loaded system rather than a starting one.
+    time.sleep(warmup_s)
+    if proc.poll() is not None:
+        after_experiment_control(context)
+        raise InterruptExecution(f"the loadgen exited during warm-up with {proc.returncode}: read {wd / 'loadgen.log'}")
+
+
+def after_experiment_control(context, state=None, **kwargs) -> None:
+    wd = _run.get("workdir")
+    if wd is None:
+        return
+    proc = _run["proc"]
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _run["stop"].set()
+    _run["thread"].join(timeout=5)
+    _run["log"].close()
+    _event(wd, kind="phase", name="experiment", phase="end", loadgen_exit=proc.returncode)
+    _run.clear()
+
+
+def _activity_event(context, phase: str, state=None) -> None:
+    wd = _run.get("workdir")
+    if wd is None:
+        return
+    fields = {"kind": "activity", "phase": phase, "name": context.get("name"),
+              "type": context.get("type")}
+    if state is not None and isinstance(state, dict):
+        fields["status"] = state.get("status")
+    _event(wd, **fields)
+
+
+def before_activity_control(context, **kwargs) -> None:
+    _activity_event(context, "start")
+
+
+def after_activity_control(context, state=None, **kwargs) -> None:
+    _activity_event(context, "end", state)
+
+
+def before_hypothesis_control(context, **kwargs) -> None:
+    if _run.get("workdir"):
+        _event(_run["workdir"], kind="phase", name="hypothesis", phase="start")
+
+
+def after_hypothesis_control(context, state=None, **kwargs) -> None:
+    if _run.get("workdir"):
+        met = state.get("steady_state_met") if isinstance(state, dict) else None
+        _event(_run["workdir"], kind="phase", name="hypothesis", phase="end", met=met)
+
+
+def before_method_control(context, **kwargs) -> None:
+    if _run.get("workdir"):
+        _event(_run["workdir"], kind="phase", name="method", phase="start")
+
+
+def after_method_control(context, state=None, **kwargs) -> None:
+    if _run.get("workdir"):
+        _event(_run["workdir"], kind="phase", name="method", phase="end")

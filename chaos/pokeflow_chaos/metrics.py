@@ -1,0 +1,67 @@
+"""Prometheus text scraping: enough of the exposition format to sum a metric's series."""
+import re
+import time
+import urllib.request
+from typing import Dict, Optional
+
+from chaoslib.exceptions import ActivityFailed
+
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(text: str) -> Dict[str, list]:
+    """Metric name -> list of (labels dict, value). Comments and malformed lines are skipped."""
+    out: Dict[str, list] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            continue
+        labels = dict(_LABEL.findall(m.group(2) or ""))
+        out.setdefault(m.group(1), []).append((labels, value))
+    return out
+
+
+def total(parsed: Dict[str, list], name: str, **match: str) -> Optional[float]:
+    """Sum of the series of `name` whose labels include `match`; None if the metric is absent."""
+    series = parsed.get(name)
+    if series is None:
+        return None
+    return sum(v for labels, v in series if all(labels.get(k) == want for k, want in match.items()))
+
+
+def scrape(url: str, timeout: float = 2.0) -> Dict[str, list]:
+    """GET url and parse it; raises OSError (incl. URLError) when unreachable."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return parse(r.read().decode("utf-8", "replace"))
+
+
+def wait_metric(url: str, metric: str, above: float = None, at_most: float = None,
+                timeout_s: float = 120, interval_s: float = 1.0) -> dict:
+    """Poll url until metric > above (or <= at_most). Returns the value and how long it took;
+    raises ActivityFailed on timeout, naming the last value seen."""
+    if (above is None) == (at_most is None):
+        raise ActivityFailed("wait_metric needs exactly one of above / at_most")
+    start = time.time()
+    last: Optional[float] = None
+    err = ""
+    while True:
+        try:
+            last = total(scrape(url), metric)
+            err = "" if last is not None else f"{metric} not exposed at {url}"
+        except OSError as e:
+            err = f"{url}: {e}"
+        if last is not None and ((above is not None and last > above) or
+                                 (at_most is not None and last <= at_most)):
+            return {"metric": metric, "value": last, "waited_s": round(time.time() - start, 1)}
+        if time.time() - start >= timeout_s:
+            want = f"> {above}" if above is not None else f"<= {at_most}"
+            raise ActivityFailed(f"{metric} did not become {want} within {timeout_s}s "
+                                 f"(last value {last}{'; ' + err if err else ''})")
+        time.sleep(interval_s)
