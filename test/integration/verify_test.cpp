@@ -17,12 +17,13 @@
 #include "core/pg/migrate.hpp"
 #include "harness.hpp"
 #include "roles/fraud/rules.hpp"
-#include "roles/loadgen/ledger.hpp"
+#include "core/ledger.hpp"
+
+using namespace pokeflow::core::ledger;  // the ledger format shared by loadgen and verify
 
 using namespace pokeflow;
 using namespace pokeflow::test;
 using namespace std::chrono_literals;
-namespace lg = pokeflow::roles::loadgen;
 
 namespace {
 
@@ -47,7 +48,7 @@ std::string quote(const std::string& s) {
 
 // An order as the api stores it, then decided like the pipeline would (or left pending).
 // created_ago backdates its creation (to play the reverser's T).
-lg::ledger_row make_order(std::int64_t user, const std::string& pokemon, double price,
+ledger_row make_order(std::int64_t user, const std::string& pokemon, double price,
                           std::optional<std::string> final_state, int created_ago_s = 0) {
   char p[32];
   std::snprintf(p, sizeof p, "%.2f", price);
@@ -74,8 +75,8 @@ std::string decide(std::int64_t user, const std::string& pokemon, double price) 
 }
 
 // A set of correctly finalized orders covering both decisions.
-std::vector<lg::ledger_row> clean_set() {
-  std::vector<lg::ledger_row> rows;
+std::vector<ledger_row> clean_set() {
+  std::vector<ledger_row> rows;
   const char* names[] = {"Pikachu", "Ditto", "Snorlax", "Abra", "Feebas", "Mew", "Eevee", "Mr. Mime", "Farfetch'd"};
   for (int i = 0; i < 18; ++i) {
     std::int64_t user = 1 + i % 6;
@@ -86,10 +87,10 @@ std::vector<lg::ledger_row> clean_set() {
   return rows;
 }
 
-std::string write_ledger(const std::vector<lg::ledger_row>& rows) {
+std::string write_ledger(const std::vector<ledger_row>& rows) {
   static int n = 0;
   auto path = "/tmp/pokeflow-verify-it-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".csv";
-  lg::ledger_writer w(path);
+  ledger_writer w(path);
   for (const auto& r : rows) w.append(r);
   w.flush();
   return path;
@@ -207,7 +208,7 @@ TEST_CASE("verify fails on a terminal order flipped by hand", "[verify]") {
 
 TEST_CASE("verify catches wrong decisions, early reversals and corrupted fields", "[verify]") {
   stack_ready();
-  std::vector<lg::ledger_row> rows;
+  std::vector<ledger_row> rows;
   rows.push_back(make_order(5, "Pikachu", 10, "success"));       // user 5 must be rejected
   rows.push_back(make_order(1, "Pikachu", 10, "failed"));        // failed is never right
   rows.push_back(make_order(1, "Pikachu", 10, "reversed", 1));   // reversed long before T

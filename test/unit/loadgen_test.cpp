@@ -11,10 +11,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/json/codec.hpp"
-#include "roles/loadgen/ledger.hpp"
+#include "core/ledger.hpp"
 #include "roles/loadgen/orders.hpp"
 #include "roles/loadgen/pacing.hpp"
 #include "roles/loadgen/summary.hpp"
+
+using namespace pokeflow::core::ledger;  // the ledger format shared by loadgen and verify
 
 namespace lg = pokeflow::roles::loadgen;
 using namespace std::chrono;
@@ -48,30 +50,30 @@ TEST_CASE("open model: planned orders = duration x rate") {
 }
 
 TEST_CASE("ledger rows round-trip through the CSV format") {
-  lg::ledger_row r{42, 5, "Farfetch'd", "Korea, Republic of \"South\"", 123.45, 1700000000000000, 1700000000000100,
+  ledger_row r{42, 5, "Farfetch'd", "Korea, Republic of \"South\"", 123.45, 1700000000000000, 1700000000000100,
                    1700000000002000};
-  auto line = lg::format_ledger_row(r);
+  auto line = format_ledger_row(r);
   REQUIRE(line == "42,5,Farfetch'd,\"Korea, Republic of \"\"South\"\"\",123.45,1700000000000000,1700000000000100,"
                   "1700000000002000");
-  auto back = lg::parse_ledger_line(line);
+  auto back = parse_ledger_line(line);
   REQUIRE(back);
   REQUIRE(*back == r);
-  REQUIRE_FALSE(lg::parse_ledger_line("1,2,3"));
-  REQUIRE_FALSE(lg::parse_ledger_line("x,5,a,b,1.0,1,2,3"));
-  REQUIRE_FALSE(lg::parse_ledger_line("1,5,a,b,1.0,1,2,3,4"));
-  REQUIRE_FALSE(lg::parse_ledger_line("1,5,\"a,b,1.0,1,2,3"));
+  REQUIRE_FALSE(parse_ledger_line("1,2,3"));
+  REQUIRE_FALSE(parse_ledger_line("x,5,a,b,1.0,1,2,3"));
+  REQUIRE_FALSE(parse_ledger_line("1,5,a,b,1.0,1,2,3,4"));
+  REQUIRE_FALSE(parse_ledger_line("1,5,\"a,b,1.0,1,2,3"));
 }
 
 TEST_CASE("ledger writer writes a header and whole lines; reader tolerates a truncated tail") {
   auto path = std::string("/tmp/pokeflow-ledger-test-") + std::to_string(::getpid()) + ".csv";
   {
-    lg::ledger_writer w(path);
+    ledger_writer w(path);
     for (int i = 1; i <= 1000; ++i)
       w.append({i, i % 5 + 1, "Pikachu", "Chile", i / 100.0, i * 10, i * 10 + 1, i * 10 + 2});
     w.flush();
     REQUIRE(w.rows() == 1000);
   }
-  auto c = lg::read_ledger(path);
+  auto c = read_ledger(path);
   REQUIRE(c.rows.size() == 1000);
   REQUIRE_FALSE(c.truncated_tail);
   REQUIRE(c.rows[999].order_id == 1000);
@@ -80,29 +82,29 @@ TEST_CASE("ledger writer writes a header and whole lines; reader tolerates a tru
     std::ifstream in(path);
     std::string first;
     std::getline(in, first);
-    REQUIRE(first == lg::ledger_header);
+    REQUIRE(first == ledger_header);
   }
   // A writer killed mid-line leaves a partial last line: dropped, reported, not an error.
   {
     std::ofstream out(path, std::ios::app);
     out << "1001,2,Pika";
   }
-  c = lg::read_ledger(path);
+  c = read_ledger(path);
   REQUIRE(c.rows.size() == 1000);
   REQUIRE(c.truncated_tail);
   // Even when the partial line happens to parse (digits cut short), it is not trusted.
-  auto text = std::string(lg::ledger_header) + "\n1,1,A,B,1.00,1,2,3\n2,1,A,B,1.00,1,2,3";
-  c = lg::parse_ledger(text);
+  auto text = std::string(ledger_header) + "\n1,1,A,B,1.00,1,2,3\n2,1,A,B,1.00,1,2,3";
+  c = parse_ledger(text);
   REQUIRE(c.rows.size() == 1);
   REQUIRE(c.truncated_tail);
   std::remove(path.c_str());
 
-  REQUIRE_THROWS_WITH(lg::parse_ledger("id,foo\n"), Catch::Contains("header"));
-  REQUIRE_THROWS_WITH(lg::parse_ledger(""), Catch::Contains("empty"));
-  REQUIRE_THROWS_WITH(lg::parse_ledger(std::string(lg::ledger_header) + "\nbad\n1,1,A,B,1.00,1,2,3\n"),
+  REQUIRE_THROWS_WITH(parse_ledger("id,foo\n"), Catch::Contains("header"));
+  REQUIRE_THROWS_WITH(parse_ledger(""), Catch::Contains("empty"));
+  REQUIRE_THROWS_WITH(parse_ledger(std::string(ledger_header) + "\nbad\n1,1,A,B,1.00,1,2,3\n"),
                       Catch::Contains("line 2"));
-  REQUIRE_THROWS_WITH(lg::read_ledger("/nonexistent/ledger.csv"), Catch::Contains("/nonexistent/ledger.csv"));
-  REQUIRE(lg::parse_ledger(std::string(lg::ledger_header) + "\r\n1,1,A,B,1.00,1,2,3\r\n").rows.size() == 1);
+  REQUIRE_THROWS_WITH(read_ledger("/nonexistent/ledger.csv"), Catch::Contains("/nonexistent/ledger.csv"));
+  REQUIRE(parse_ledger(std::string(ledger_header) + "\r\n1,1,A,B,1.00,1,2,3\r\n").rows.size() == 1);
 }
 
 TEST_CASE("generated orders look real and are valid POST /orders bodies") {

@@ -24,10 +24,12 @@
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
 #include "roles/loadgen/histogram.hpp"
-#include "roles/loadgen/ledger.hpp"
+#include "core/ledger.hpp"
 #include "roles/loadgen/orders.hpp"
 #include "roles/loadgen/pacing.hpp"
 #include "roles/loadgen/summary.hpp"
+
+using namespace pokeflow::core::ledger;  // the ledger format shared by loadgen and verify
 
 namespace pokeflow::roles::loadgen {
 namespace asio = boost::asio;

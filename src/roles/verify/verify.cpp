@@ -19,7 +19,7 @@
 #include "core/http/message.hpp"
 #include "core/pg/connection.hpp"
 #include "roles/fraud/rules.hpp"
-#include "roles/loadgen/ledger.hpp"  // the ledger format belongs to its writer
+#include "core/ledger.hpp"  // the ledger format belongs to its writer
 #include "roles/verify/check.hpp"
 
 namespace pokeflow::roles::verify {
@@ -95,14 +95,14 @@ std::string epoch(const std::string& col) {
 }
 
 // Loads expected orders into the session's temp table verify_ledger.
-awaitable<void> load_ledger(pg::connection& c, const std::vector<loadgen::ledger_row>& rows) {
+awaitable<void> load_ledger(pg::connection& c, const std::vector<core::ledger::ledger_row>& rows) {
   std::string sql = "CREATE TEMP TABLE verify_ledger (order_id bigint PRIMARY KEY, user_id bigint, "
                     "pokemon text, country text, price double precision, acked_us bigint NOT NULL)";
   auto r = co_await c.query(std::move(sql));
   need(r, "creating the temp table");
   for (std::size_t from = 0; from < rows.size(); from += chunk_rows) {
     auto to = std::min(rows.size(), from + chunk_rows);
-    using R = loadgen::ledger_row;
+    using R = core::ledger::ledger_row;
     std::vector<pg::param> params;
     params.emplace_back(array_literal(rows, from, to, [](const R& r) { return std::to_string(r.order_id); }, false));
     params.emplace_back(array_literal(rows, from, to, [](const R& r) { return std::to_string(r.user_id); }, false));
@@ -248,7 +248,7 @@ void judge(const inputs& in, const check_params& p, report& rep) {
 }
 
 awaitable<void> check_async(const app_config& cfg, const core::cli::verify_args& args, const check_params& base,
-                            std::vector<loadgen::ledger_row> rows, report& rep) {
+                            std::vector<core::ledger::ledger_row> rows, report& rep) {
   auto ex = co_await asio::this_coro::executor;
   pg::connection c(ex);
   auto r = co_await c.connect(cfg.pg.conninfo(), cfg.pg.connect_timeout);
@@ -328,13 +328,13 @@ report check(const app_config& cfg, const core::cli::verify_args& args) {
   report rep;
   rep.deadline_ms = args.deadline.count();
   rep.pending_timeout_ms = cfg.reverser.pending_timeout.count();
-  std::vector<loadgen::ledger_row> rows;
+  std::vector<core::ledger::ledger_row> rows;
   if (!args.ledger.empty()) {
     rep.mode = "ledger";
     rep.source = args.ledger;
-    loadgen::ledger_contents contents;
+    core::ledger::ledger_contents contents;
     try {
-      contents = loadgen::read_ledger(args.ledger);
+      contents = core::ledger::read_ledger(args.ledger);
     } catch (const std::exception& e) {
       throw setup_error(e.what());
     }

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pokeflow::roles::loadgen {
+namespace pokeflow::core::ledger {
 
 inline constexpr std::string_view ledger_header =
     "order_id,user_id,pokemon,country,price,intended_us,sent_us,acked_us";
@@ -66,4 +66,4 @@ class ledger_writer {
   std::uint64_t rows_ = 0;
 };
 
-}  // namespace pokeflow::roles::loadgen
+}  // namespace pokeflow::core::ledger

@@ -1,4 +1,4 @@
-#include "roles/loadgen/ledger.hpp"
+#include "core/ledger.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace pokeflow::roles::loadgen {
+namespace pokeflow::core::ledger {
 namespace {
 
 void append_field(std::string& out, std::string_view v) {
@@ -182,4 +182,4 @@ void ledger_writer::flush() {
   buffer_.clear();
 }
 
-}  // namespace pokeflow::roles::loadgen
+}  // namespace pokeflow::core::ledger
