@@ -321,6 +321,39 @@ func TestExistingSecret(t *testing.T) {
 	}
 }
 
+// chaosContainer returns the chaos Job's container and its env as a map (every variable the
+// chart sets is a plain value except the namespace and the password).
+func chaosContainer(t *testing.T, objs []Object, job string) (corev1.Container, map[string]corev1.EnvVar) {
+	t.Helper()
+	j := byName[batchv1.Job](t, objs, job)
+	if len(j.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("%s: want 1 container", job)
+	}
+	c := j.Spec.Template.Spec.Containers[0]
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		if _, dup := env[e.Name]; dup {
+			t.Errorf("%s: %s set twice (the later silently wins)", job, e.Name)
+		}
+		env[e.Name] = e
+	}
+	return c, env
+}
+
+// wantEnv checks plain values of the variables chaos/README.md says the suite reads.
+func wantEnv(t *testing.T, env map[string]corev1.EnvVar, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		e, ok := env[k]
+		switch {
+		case !ok:
+			t.Errorf("chaos job lacks %s", k)
+		case e.Value != v:
+			t.Errorf("chaos job %s = %q, want %q", k, e.Value, v)
+		}
+	}
+}
+
 func TestChaos(t *testing.T) {
 	objs := render(t, "chaos.yaml")
 	job := byName[batchv1.Job](t, objs, "rel-pokeflow-chaos-7")
@@ -329,6 +362,7 @@ func TestChaos(t *testing.T) {
 	}
 	role := byName[rbacv1.Role](t, objs, "rel-pokeflow-chaos")
 	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"pods"}) ||
+		!slices.Equal(role.Rules[0].APIGroups, []string{""}) ||
 		!slices.Equal(role.Rules[0].Verbs, []string{"get", "list", "delete"}) {
 		t.Errorf("chaos RBAC must be pods get/list/delete only, got %+v", role.Rules)
 	}
@@ -339,17 +373,131 @@ func TestChaos(t *testing.T) {
 	if rb.Subjects[0].Name != "rel-pokeflow-chaos" || rb.Subjects[0].Namespace != "ns" {
 		t.Errorf("role binding subject: %+v", rb.Subjects)
 	}
+
+	// The Kubernetes variants (pod termination), verbatim, and nothing else: chaos/experiments
+	// drive scripts/stack.sh, which does not exist in the cluster.
 	cm := byName[corev1.ConfigMap](t, objs, "rel-pokeflow-chaos-experiments")
-	// files/chaos-experiments links to the repository's chaos/experiments.
-	files, _ := filepath.Glob(filepath.Join(chart, "files/chaos-experiments/*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(chart, "files/chaos-k8s/*.yaml"))
+	repoFiles, _ := filepath.Glob("../../chaos/k8s/*.yaml")
+	if len(files) == 0 || len(files) != len(repoFiles) {
+		t.Fatalf("files/chaos-k8s must link to chaos/k8s: %d files there, %d in chaos/k8s", len(files), len(repoFiles))
+	}
 	if len(cm.Data) != len(files) {
-		t.Errorf("experiments ConfigMap holds %d files, chaos/experiments has %d", len(cm.Data), len(files))
+		t.Errorf("experiments ConfigMap holds %d files, chaos/k8s has %d", len(cm.Data), len(files))
 	}
 	for _, f := range files {
 		want, _ := os.ReadFile(f)
-		if strings.TrimSpace(cm.Data[filepath.Base(f)]) != strings.TrimSpace(string(want)) {
+		got := cm.Data[filepath.Base(f)]
+		if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
 			t.Errorf("experiment %s not packaged verbatim", filepath.Base(f))
 		}
+		if !strings.Contains(got, "chaosk8s.pod.actions") && !strings.HasPrefix(filepath.Base(f), "01-") {
+			t.Errorf("%s: not a Kubernetes variant (no chaosk8s action)", filepath.Base(f))
+		}
+		if strings.Contains(got, "stack.sh") || strings.Contains(got, "pokeflow_chaos.faults") {
+			t.Errorf("%s: drives the local stack, cannot run in the cluster", filepath.Base(f))
+		}
+	}
+
+	c, env := chaosContainer(t, objs, "rel-pokeflow-chaos-7")
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if mounts["experiments"] != "/experiments/k8s" || mounts["config"] != "/etc/pokeflow" || mounts["tmp"] != "/tmp" {
+		t.Errorf("chaos mounts: %v", mounts)
+	}
+	script := strings.Join(c.Args, "\n")
+	for _, want := range []string{"cd /experiments/k8s", `CHAOS_WORKDIR="/tmp/chaos/${e%.yaml}"`, "--rollback-strategy always"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("chaos script lacks %s:\n%s", want, script)
+		}
+	}
+	wantEnv(t, env, map[string]string{
+		"CHAOSTOOLKIT_IN_POD":         "true",
+		"CHAOS_K8S_KAFKA_SELECTOR":    "app.kubernetes.io/name=kafka",
+		"CHAOS_K8S_POSTGRES_SELECTOR": "app.kubernetes.io/name=postgresql",
+		"CHAOS_K8S_FRAUD_SELECTOR":    "app.kubernetes.io/name=pokeflow,app.kubernetes.io/instance=rel,app.kubernetes.io/component=fraud",
+		"CHAOS_K8S_UPDATER_SELECTOR":  "app.kubernetes.io/name=pokeflow,app.kubernetes.io/instance=rel,app.kubernetes.io/component=updater",
+		"POKEFLOW_KAFKA_BROKERS":      "kafka:9092",
+		"POKEFLOW_API_URL":            "http://rel-pokeflow-api:8000",
+		"CHAOS_METRICS_URLS": "api=http://rel-pokeflow-api:9100/metrics,fraud=http://rel-pokeflow-fraud:9100/metrics," +
+			"updater=http://rel-pokeflow-updater:9100/metrics,reverser=http://rel-pokeflow-reverser:9100/metrics",
+		"CHAOS_API_METRICS_URL":     "http://rel-pokeflow-api:9100/metrics",
+		"POKEFLOW_ORDERS_TOPIC":     "poke-orders",
+		"POKEFLOW_STATES_TOPIC":     "poke-orders-state",
+		"POKEFLOW_DLQ_TOPIC":        "poke-orders-dlq",
+		"POKEFLOW_FRAUD_GROUP":      "poke-order-consumer",
+		"POKEFLOW_UPDATER_GROUP":    "order-updater",
+		"POKEFLOW_PG_HOST":          "postgresql",
+		"POKEFLOW_PG_PORT":          "5432",
+		"POKEFLOW_PG_DATABASE":      "poke_orders",
+		"POKEFLOW_PG_USER":          "poke_user",
+		"POKEFLOW_REVERSER_TIMEOUT": "30m",
+		"POKEFLOW_CONFIG":           "/etc/pokeflow/pokeflow.ini",
+		"CHAOS_TOLERANCE":           "0",
+	})
+	if e := env["CHAOS_K8S_NAMESPACE"]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+		t.Errorf("CHAOS_K8S_NAMESPACE must be the pod's namespace, got %+v", e)
+	}
+	if e := env["POKEFLOW_PG_PASSWORD"]; e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil ||
+		e.ValueFrom.SecretKeyRef.Name != "rel-pokeflow-secret" || e.ValueFrom.SecretKeyRef.Key != "pg-password" {
+		t.Errorf("POKEFLOW_PG_PASSWORD must come from the release's Secret, got %+v", e)
+	}
+	for _, old := range []string{"POKEFLOW_CHAOS_TARGET", "POKEFLOW_NAMESPACE", "POKEFLOW_RELEASE", "POKEFLOW_POD_SELECTOR", "KAFKA_BOOTSTRAP_SERVERS"} {
+		if _, ok := env[old]; ok {
+			t.Errorf("chaos job sets %s, which nothing reads", old)
+		}
+	}
+	// The fraud and updater selectors must pick exactly the release's role pods.
+	for role, sel := range map[string]string{"fraud": env["CHAOS_K8S_FRAUD_SELECTOR"].Value, "updater": env["CHAOS_K8S_UPDATER_SELECTOR"].Value} {
+		for _, d := range all[appsv1.Deployment](objs) {
+			matches := true
+			for _, kv := range strings.Split(sel, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				matches = matches && d.Spec.Template.Labels[k] == v
+			}
+			if matches != (d.Name == "rel-pokeflow-"+role) {
+				t.Errorf("selector %q matches deployment %s: %v", sel, d.Name, matches)
+			}
+		}
+	}
+}
+
+func TestChaosFollowsReleaseValues(t *testing.T) {
+	objs := render(t, "chaos-custom.yaml")
+	c, env := chaosContainer(t, objs, "shop-chaos-1")
+	wantEnv(t, env, map[string]string{
+		"CHAOS_K8S_KAFKA_SELECTOR":    "app=kafka,tier=broker",
+		"CHAOS_K8S_POSTGRES_SELECTOR": "cluster-name=orders-pg",
+		"CHAOS_K8S_FRAUD_SELECTOR":    "app.kubernetes.io/name=pokeflow,app.kubernetes.io/instance=rel,app.kubernetes.io/component=fraud",
+		"POKEFLOW_KAFKA_BROKERS":      "kafka-0.kafka:9092,kafka-1.kafka:9092",
+		"POKEFLOW_API_URL":            "http://shop-api:8080",
+		// reverser disabled: no Service to scrape
+		"CHAOS_METRICS_URLS":        "api=http://shop-api:9200/metrics,fraud=http://shop-fraud:9200/metrics,updater=http://shop-updater:9200/metrics",
+		"CHAOS_API_METRICS_URL":     "http://shop-api:9200/metrics",
+		"POKEFLOW_ORDERS_TOPIC":     "o",
+		"POKEFLOW_STATES_TOPIC":     "s",
+		"POKEFLOW_DLQ_TOPIC":        "d",
+		"POKEFLOW_FRAUD_GROUP":      "fraud-g",
+		"POKEFLOW_UPDATER_GROUP":    "updater-g",
+		"POKEFLOW_PG_HOST":          "pg.db",
+		"POKEFLOW_PG_PORT":          "6432",
+		"POKEFLOW_PG_DATABASE":      "orders",
+		"POKEFLOW_PG_USER":          "shop",
+		"POKEFLOW_REVERSER_TIMEOUT": "45m",
+		"EXPERIMENTS":               "04-two-brokers-down.yaml 02-broker-reboot.yaml",
+		"CHAOS_LOAD_RATE":           "40",
+	})
+	// Every experiment chosen must be packaged, or the Job would only find out in the cluster.
+	cm := byName[corev1.ConfigMap](t, objs, "shop-chaos-experiments")
+	for _, e := range strings.Fields(env["EXPERIMENTS"].Value) {
+		if _, ok := cm.Data[e]; !ok {
+			t.Errorf("chaos.experiments names %s, not in the ConfigMap", e)
+		}
+	}
+	if c.Image != "pokeflow-chaos:0.1.0" {
+		t.Errorf("chaos image defaults to pokeflow-chaos:<appVersion>, got %s", c.Image)
 	}
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -99,6 +100,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
   bool migrated = false;
 
   core::metrics::counter& orders_created;
+  core::metrics::histogram& create_batch_size;
   core::metrics::counter& published;
   core::metrics::counter& relay_errors;
   core::metrics::gauge& backlog;
@@ -114,6 +116,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
         kafka(std::move(k)),
         pool(ctx.io.get_executor(), pgc),
         orders_created(ctx.metrics.get_counter("pokeflow_orders_created_total", "Orders accepted (201)")),
+        create_batch_size(ctx.metrics.get_histogram("pokeflow_create_batch_orders", "Orders written per INSERT statement",
+                                                    {}, {1, 2, 4, 8, 16, 32, 64, 128, 256})),
         published(ctx.metrics.get_counter("pokeflow_outbox_published_total", "Outbox events published to Kafka")),
         relay_errors(ctx.metrics.get_counter("pokeflow_outbox_relay_errors_total",
                                              "Relay rounds that failed (database or Kafka)")),
@@ -154,20 +158,99 @@ struct api::impl : std::enable_shared_from_this<impl> {
     return r;
   }
 
+  // ---- order creation with group commit -----------------------------------------------
+  // Requests that arrive while a batch is being written queue up and go out together in the
+  // next statement: at low load a batch is one order (one round trip), under load many
+  // orders share one transaction and one WAL flush.
+  struct pending_create {
+    json::new_order in;
+    std::optional<order> out;
+    std::optional<pg::result> error;
+    asio::steady_timer done;
+    explicit pending_create(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
+  };
+  std::deque<std::shared_ptr<pending_create>> create_queue;
+  int create_flushers = 0;
+  static constexpr std::size_t max_create_batch = 256;
+
+  int max_create_flushers() const { return std::max(1, pgc.pool_size - 1); }  // keep one for reads and the relay
+
+  static std::string array_literal(const std::vector<std::string>& items, bool quote) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) out += ',';
+      if (!quote) {
+        out += items[i];
+        continue;
+      }
+      out += '"';
+      for (char ch : items[i]) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        out += ch;
+      }
+      out += '"';
+    }
+    out += '}';
+    return out;
+  }
+
+  asio::awaitable<void> flush_creates() {
+    auto self = shared_from_this();
+    ++create_flushers;
+    while (!create_queue.empty()) {
+      std::vector<std::shared_ptr<pending_create>> batch;
+      while (!create_queue.empty() && batch.size() < max_create_batch) {
+        batch.push_back(std::move(create_queue.front()));
+        create_queue.pop_front();
+      }
+      std::vector<std::string> users, names, countries, prices;
+      for (auto& b : batch) {
+        users.push_back(std::to_string(b->in.user_id));
+        names.push_back(b->in.pokemon);
+        countries.push_back(b->in.country);
+        prices.push_back(pg::param(b->in.price).text().value_or("0"));
+      }
+      std::vector<pg::param> args;
+      args.emplace_back(array_literal(users, false));
+      args.emplace_back(array_literal(names, true));
+      args.emplace_back(array_literal(countries, true));
+      args.emplace_back(array_literal(prices, false));
+      args.emplace_back(kafka.orders_topic);
+      auto c = co_await pool.acquire();
+      if (!c) {
+        for (auto& b : batch) b->error = c.error();
+      } else {
+        auto r = co_await c->query(sql::create_orders, std::move(args));
+        c.release();
+        if (!r || r.rows() != static_cast<int>(batch.size())) {
+          for (auto& b : batch) b->error = r ? pg::result::failure(pg::error_kind::other, "batch insert returned " +
+                                                                                            std::to_string(r.rows()) + " rows")
+                                             : r;
+        } else {
+          for (int i = 0; i < r.rows(); ++i) batch[static_cast<std::size_t>(i)]->out = order_from_row(r, i);
+          orders_created.inc(static_cast<double>(batch.size()));
+          create_batch_size.observe(static_cast<double>(batch.size()));
+          relay_wake.cancel();  // publish now rather than at the next poll
+        }
+      }
+      for (auto& b : batch) b->done.cancel();
+    }
+    --create_flushers;
+  }
+
   asio::awaitable<http::response> create(http::request& req) {
     if (auto r = not_started()) co_return *r;
     if (!json_content_type(req)) co_return http::response::error(415, "Content-Type must be application/json");
     auto parsed = json::parse_new_order(req.body);
     if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
-    const auto& n = std::get<json::new_order>(parsed);
-    auto c = co_await pool.acquire();
-    if (!c) co_return db_failure(c.error());
-    auto r = co_await c->query(sql::create_order, pg::params(n.user_id, n.pokemon, n.country, n.price, kafka.orders_topic));
-    c.release();
-    if (!r) co_return db_failure(r);
-    auto o = order_from_row(r, 0);
-    orders_created.inc();
-    relay_wake.cancel();  // publish now rather than at the next poll
+    auto p = std::make_shared<pending_create>(ctx.io);
+    p->in = std::get<json::new_order>(std::move(parsed));
+    create_queue.push_back(p);
+    if (create_flushers < max_create_flushers()) asio::co_spawn(ctx.io, flush_creates(), asio::detached);
+    boost::system::error_code ec;
+    while (!p->out && !p->error) co_await p->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (p->error) co_return db_failure(*p->error);
+    const auto& o = *p->out;
     core::log::debug("order created", {{"order_id", o.id}});
     auto resp = http::response::json(201, json::encode_order(o));
     resp.headers.emplace("Location", "/orders/" + std::to_string(o.id));

@@ -15,6 +15,19 @@ inline constexpr const char* create_order =
     "'price', price, 'state', state, 'timestamp', ts)::text FROM o) "
     "SELECT * FROM o";
 
+// Group commit: the orders of every request waiting at that moment in one statement (one
+// transaction, one WAL flush). Rows are inserted in array order, so ids ascend with it and the
+// caller maps results back by sorting on id. $1..$4 arrays, $5 topic.
+inline constexpr const char* create_orders =
+    "WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) "
+    "WITH ORDINALITY AS t(user_id, pokemon, country, price, ord)), "
+    "o AS (INSERT INTO poke_orders (user_id, pokemon, country, price) "
+    "SELECT user_id, pokemon, country, price FROM input ORDER BY ord RETURNING " POKEFLOW_ORDER_COLUMNS "), "
+    "ob AS (INSERT INTO poke_outbox (order_id, topic, payload) "
+    "SELECT id, $5, json_build_object('id', id, 'user_id', user_id, 'pokemon', pokemon, 'country', country, "
+    "'price', price, 'state', state, 'timestamp', ts)::text FROM o ORDER BY id) "
+    "SELECT * FROM o ORDER BY id";
+
 inline constexpr const char* get_order = "SELECT " POKEFLOW_ORDER_COLUMNS " FROM poke_orders WHERE id = $1";
 
 // $1 state or NULL, $2 skip, $3 limit.
