@@ -26,7 +26,6 @@ bool parse_document(rapidjson::Document& doc, std::string_view body, std::string
   return true;
 }
 
-bool is_integer(const rapidjson::Value& v) { return v.IsInt64() || v.IsUint64(); }
 
 void check_name(const rapidjson::Value& obj, const char* key, std::string& out, validation_errors& errs) {
   auto it = obj.FindMember(key);
@@ -92,7 +91,7 @@ std::variant<new_order, validation_errors> parse_new_order(std::string_view body
   }
   if (auto it = doc.FindMember("user_id"); it == doc.MemberEnd()) {
     errs.push_back({{"body", "user_id"}, "field required", "value_error.missing"});
-  } else if (!is_integer(it->value) || it->value.IsUint64() && !it->value.IsInt64()) {
+  } else if (!it->value.IsInt64()) {  // floats, booleans, strings and integers past int64
     errs.push_back({{"body", "user_id"}, "value is not a valid integer", "type_error.integer"});
   } else if (it->value.GetInt64() < 0) {
     errs.push_back({{"body", "user_id"}, "ensure this value is greater than or equal to 0",

@@ -12,6 +12,7 @@
 
 #include "core/json/codec.hpp"
 #include "core/kafka/consumer.hpp"
+#include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
@@ -169,28 +170,15 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  void update_lag() {
-    for (const auto& l : consumer->lag()) {
-      if (l.lag < 0) continue;
-      ctx.metrics
-          .get_gauge("pokeflow_consumer_lag", "Messages behind the high watermark per assigned partition",
-                     {{"group", cfg.group}, {"topic", l.topic}, {"partition", std::to_string(l.partition)}})
-          .set(static_cast<double>(l.lag));
-    }
-  }
+  void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
 
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
     try {
       consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
         if (ev.what != core::kafka::rebalance_event::kind::assigned) {
-          for (const auto& tp : ev.partitions) {
-            revoked.insert(tp);
-            ctx.metrics
-                .get_gauge("pokeflow_consumer_lag", "Messages behind the high watermark per assigned partition",
-                           {{"group", cfg.group}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
-                .set(0);
-          }
+          revoked.insert(ev.partitions.begin(), ev.partitions.end());
+          core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
         }
         core::log::info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
                                                 : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"

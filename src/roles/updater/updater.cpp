@@ -12,6 +12,7 @@
 #include "core/http/client.hpp"
 #include "core/json/codec.hpp"
 #include "core/kafka/consumer.hpp"
+#include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
 
@@ -146,20 +147,14 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     co_return next;
   }
 
-  void update_lag() {
-    for (const auto& l : consumer->lag()) {
-      if (l.lag < 0) continue;
-      ctx.metrics
-          .get_gauge("pokeflow_consumer_lag", "Messages behind the high watermark per assigned partition",
-                     {{"group", cfg.group}, {"topic", l.topic}, {"partition", std::to_string(l.partition)}})
-          .set(static_cast<double>(l.lag));
-    }
-  }
+  void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
 
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
     try {
       consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
+        if (ev.what != core::kafka::rebalance_event::kind::assigned)
+          core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
         core::log::info("rebalance",
                         {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
                          {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
