@@ -38,7 +38,7 @@ pf_log "loadgen: 5 users x $orders orders, $delay apart (user 5 is always reject
 pf_log "verify: every acknowledged order must reach the state the rules predict"
 "$bin" verify --ledger="$ledger" --wait=60s --json="$run/verify.json"
 echo
-pf_log "all orders in the database by state:"
+pf_log "all orders in the database by state (earlier runs and tests included):"
 PGPASSWORD=poke_password psql -X -h 127.0.0.1 -p "${POKEFLOW_STACK_PG_PORT:-55432}" -U poke_user -d poke_orders \
   -c "SELECT state, count(*) FROM poke_orders GROUP BY state ORDER BY state"
 pf_log "done; the stack keeps running (make down stops it)"
