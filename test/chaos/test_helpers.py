@@ -323,3 +323,17 @@ def test_runner_plan_matches_files():
     seed = [e for e in runner.PLAN if e.get("expect") == "deviate"]
     assert len(seed) == 1 and seed[0]["topics"] == "seed" and runner.PLAN.index(seed[0]) == 0
     assert {e["id"][:2] for e in runner.PLAN} == {"01", "02", "03", "04", "05", "06"}
+
+
+def test_evaluate_offline_partition_seen_by_the_method_is_the_expected_deviation():
+    down = json.dumps({"topic": "poke-orders", "partitions_info": {"0": {"leader": -1, "isr": []},
+                                                                   "1": {"leader": 2, "isr": [2]}}})
+    seen = _run("describe-orders-topic-while-down", output=down)
+    r = report.evaluate(_journal(runs=[seen]), "deviate", "orders-topic-has-no-offline-partitions")
+    assert r["outcome"] == report.EXPECTED and r["ok"] and "partition(s) 0 offline" in r["note"]
+    # Everything led: no offline partition anywhere, so the expected deviation did not happen.
+    healthy = _run("describe-orders-topic-while-down", output={"partitions_info": {"0": {"leader": 3}}})
+    r = report.evaluate(_journal(runs=[healthy]), "deviate", "orders-topic-has-no-offline-partitions")
+    assert r["outcome"] == report.HELD and not r["ok"]
+    # For a run that must hold, the method's describe output is information; the hypothesis decides.
+    assert report.evaluate(_journal(runs=[seen]))["ok"]
