@@ -7,7 +7,7 @@
 \set user_id random(1, 5)
 \set cents random(0, 30000)
 
--- api, POST /orders: sql::create_order (the order and its outbox event in one statement)
+-- api, POST /orders: sql::create_orders for a batch of one (the order and its outbox event in one statement)
 WITH o AS (INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES (:user_id, 'Pikachu', 'Chile', :cents / 100.0)
   RETURNING id, user_id, pokemon, country, price, state::text AS state,
             to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS.US"Z"') AS ts),

@@ -145,6 +145,19 @@ asio::awaitable<cluster_metadata> admin::describe_cluster() {
   co_return co_await offload<cluster_metadata>(self->io, self->worker, std::move(work));
 }
 
+namespace {
+// Per-topic outcome of CreateTopics / DeleteTopics.
+std::vector<item_result> topic_results(const rd_kafka_topic_result_t** res, size_t n) {
+  std::vector<item_result> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = rd_kafka_topic_result_name(res[i]);
+    out.push_back({name, item_error(rd_kafka_topic_result_error(res[i]), rd_kafka_topic_result_error_string(res[i]),
+                                    name)});
+  }
+  return out;
+}
+}  // namespace
+
 asio::awaitable<std::vector<item_result>> admin::create_topics(std::vector<new_topic> topics) {
   auto self = impl_;
   std::vector<rd_kafka_NewTopic_t*> nts;
@@ -169,13 +182,7 @@ asio::awaitable<std::vector<item_result>> admin::create_topics(std::vector<new_t
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
-  std::vector<item_result> out;
-  for (size_t i = 0; i < n; ++i) {
-    std::string name = rd_kafka_topic_result_name(res[i]);
-    out.push_back({name, item_error(rd_kafka_topic_result_error(res[i]),
-                                    rd_kafka_topic_result_error_string(res[i]), name)});
-  }
-  co_return out;
+  co_return topic_results(res, n);
 }
 
 asio::awaitable<std::vector<item_result>> admin::delete_topics(std::vector<std::string> topics) {
@@ -193,13 +200,7 @@ asio::awaitable<std::vector<item_result>> admin::delete_topics(std::vector<std::
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
-  std::vector<item_result> out;
-  for (size_t i = 0; i < n; ++i) {
-    std::string name = rd_kafka_topic_result_name(res[i]);
-    out.push_back({name, item_error(rd_kafka_topic_result_error(res[i]),
-                                    rd_kafka_topic_result_error_string(res[i]), name)});
-  }
-  co_return out;
+  co_return topic_results(res, n);
 }
 
 asio::awaitable<std::map<std::string, config_entry>> admin::describe_topic_config(std::string topic) {

@@ -150,6 +150,14 @@ struct api::impl : std::enable_shared_from_this<impl> {
   }
 
   // ---- handlers ------------------------------------------------------------------------
+  // One statement on a pooled connection; a failed acquire comes back as the result.
+  asio::awaitable<pg::result> query_once(const char* statement, std::vector<pg::param> args = {}) {
+    auto c = co_await pool.acquire();
+    if (!c) co_return c.error();
+    auto r = co_await c->query(statement, std::move(args));
+    co_return r;
+  }
+
   // Until migrations ran, the tables may not exist: say so instead of a 500.
   std::optional<http::response> not_started() const {
     if (migrated || !cfg.migrate_on_start) return std::nullopt;
@@ -288,16 +296,13 @@ struct api::impl : std::enable_shared_from_this<impl> {
       else limit = *v;
     }
     if (!errs.empty()) co_return validation(std::move(errs));
-    auto c = co_await pool.acquire();
-    if (!c) co_return db_failure(c.error());
     // Built outside the co_await expression: GCC 12 mishandles a conditional's temporary there.
     std::vector<pg::param> args;
     if (state) args.emplace_back(*state);
     else args.emplace_back(std::nullopt);
     args.emplace_back(skip);
     args.emplace_back(limit);
-    auto r = co_await c->query(sql::list_orders, std::move(args));
-    c.release();
+    auto r = co_await query_once(sql::list_orders, std::move(args));
     if (!r) co_return db_failure(r);
     std::vector<order> orders;
     orders.reserve(static_cast<std::size_t>(r.rows()));
@@ -317,10 +322,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (auto r = not_started()) co_return *r;
     auto id = path_id(req);
     if (!id) co_return single_validation("path", "id", "value is not a valid integer", "type_error.integer");
-    auto c = co_await pool.acquire();
-    if (!c) co_return db_failure(c.error());
-    auto r = co_await c->query(sql::get_order, pg::params(*id));
-    c.release();
+    auto r = co_await query_once(sql::get_order, pg::params(*id));
     if (!r) co_return db_failure(r);
     if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
     co_return http::response::json(200, json::encode_order(order_from_row(r, 0)));
@@ -378,9 +380,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<http::response> remove_all(http::request& req) {
     if (auto denied = check_auth(req)) co_return *denied;
     if (auto r = not_started()) co_return *r;
-    auto c = co_await pool.acquire();
-    if (!c) co_return db_failure(c.error());
-    auto r = co_await c->query(sql::delete_all);
+    auto r = co_await query_once(sql::delete_all);
     if (!r) co_return db_failure(r);
     core::log::warn("all orders deleted", {{"count", r.get_int(0, "n")}});
     co_return http::response::json(200, "{\"deleted\":" + std::string(r.get(0, "n")) + "}");

@@ -5,19 +5,10 @@ namespace pokeflow::roles::api::sql {
 #define POKEFLOW_ORDER_TS "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define POKEFLOW_ORDER_COLUMNS "id, user_id, pokemon, country, price, state::text AS state, " POKEFLOW_ORDER_TS " AS ts"
 
-// One statement, so the order and its outbox event commit together or not at all.
-// $1 user_id, $2 pokemon, $3 country, $4 price, $5 topic.
-inline constexpr const char* create_order =
-    "WITH o AS (INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES ($1, $2, $3, $4) "
-    "RETURNING " POKEFLOW_ORDER_COLUMNS "), "
-    "ob AS (INSERT INTO poke_outbox (order_id, topic, payload) "
-    "SELECT id, $5, json_build_object('id', id, 'user_id', user_id, 'pokemon', pokemon, 'country', country, "
-    "'price', price, 'state', state, 'timestamp', ts)::text FROM o) "
-    "SELECT * FROM o";
-
 // Group commit: the orders of every request waiting at that moment in one statement (one
 // transaction, one WAL flush). Rows are inserted in array order, so ids ascend with it and the
-// caller maps results back by sorting on id. $1..$4 arrays, $5 topic.
+// caller maps results back by sorting on id. The order and its outbox event commit together or
+// not at all. $1..$4 arrays, $5 topic. (bench/pgbench/order.sql writes it out for one order.)
 inline constexpr const char* create_orders =
     "WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) "
     "WITH ORDINALITY AS t(user_id, pokemon, country, price, ord)), "
