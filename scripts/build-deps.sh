@@ -31,12 +31,17 @@ RDKAFKA_CONFIGURE=(--enable-ssl --enable-zlib --enable-zstd --enable-lz4-ext --d
 PG_CONFIGURE=(--with-openssl --without-gssapi --without-ldap --without-readline --without-icu
               --sysconfdir=/etc/postgresql-common)
 JOBS=${POKEFLOW_JOBS:-2}
+# Under `make setup` the outer make exports MAKELEVEL/MAKEFLAGS. PostgreSQL's makefiles only
+# generate the backend headers (utils/errcodes.h, ...) themselves when MAKELEVEL is 0, so the
+# same command worked from a shell and failed under make. Build as from a clean shell, and
+# generate the headers explicitly below so nothing depends on that rule.
+unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES GNUMAKEFLAGS
 
 DEPS_DIR=$POKEFLOW_CACHE/deps
 PREFIX=$DEPS_DIR/rdkafka-${RDKAFKA_VERSION%-*}-pq-${PG_VERSION%%-*}
 STAMP=$PREFIX/.pokeflow-built
 # Changing any build input changes the recipe, which triggers a rebuild.
-RECIPE="recipe=1 $RDKAFKA_SRC=$RDKAFKA_VERSION ${RDKAFKA_CONFIGURE[*]} $PG_SRC=$PG_VERSION ${PG_CONFIGURE[*]}"
+RECIPE="recipe=2 $RDKAFKA_SRC=$RDKAFKA_VERSION ${RDKAFKA_CONFIGURE[*]} $PG_SRC=$PG_VERSION ${PG_CONFIGURE[*]}"
 
 rebuild=0
 case ${1:-} in
@@ -181,6 +186,7 @@ pf_log "building librdkafka (static, -j$JOBS)"
 pf_log "building libpq (static, -j$JOBS)"
 (cd "$work/pg" &&
   run pg-configure ./configure --prefix="$PREFIX" "${PG_CONFIGURE[@]}" CFLAGS=-O2 &&
+  run pg-headers make -C src/backend generated-headers &&
   run pg-make make -C src/interfaces/libpq -j"$JOBS" &&
   run pg-make-helpers make -C src/common -j"$JOBS" libpgcommon_shlib.a &&
   run pg-make-port make -C src/port -j"$JOBS" libpgport_shlib.a)
