@@ -4,7 +4,7 @@
 #
 #   1. Debian packages (apt-get update + install, only when one is missing; root or sudo)
 #   2. static librdkafka + libpq (scripts/build-deps.sh, once per machine, in the cache)
-#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh from scripts/, where present
+#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh, toxiproxy-install.sh from scripts/, where present
 #
 # Runs unattended (CI=true, no stdin). Caches live in $POKEFLOW_CACHE (see scripts/common.sh).
 set -euo pipefail
@@ -57,7 +57,7 @@ fi
 deps_prefix=$("$here/build-deps.sh" --print-prefix)
 
 # --- 3. installers owned by other parts of the project -------------------------------------
-for step in kafka-install chaos-venv helm-install; do
+for step in kafka-install chaos-venv helm-install toxiproxy-install; do
   script=$here/$step.sh
   if [[ -x $script ]]; then
     pf_log "running scripts/$step.sh"
