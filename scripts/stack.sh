@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local stack: PostgreSQL 15 and a 3-node Apache Kafka cluster (KRaft, combined
-# broker+controller), all on 127.0.0.1, state under $REPO/.stack. Usage: see usage() below
-# or docs/stack.md. Works as root (PostgreSQL then runs as the `postgres` user) or as a
-# normal user.
+# broker+controller), all on 127.0.0.1, state under $REPO/.stack, with every client
+# connection going through Toxiproxy (one proxy for PostgreSQL, one per broker) so network
+# faults can be injected (`net ...`). Usage: see usage() below or docs/stack.md. Works as root
+# (PostgreSQL then runs as the `postgres` user) or as a normal user.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -12,9 +13,15 @@ PF_TAG=stack
 source "$here/common.sh"
 
 STACK="${POKEFLOW_STACK_DIR:-$repo/.stack}"
+# Client ports (what pokeflow, tests and tools connect to) are Toxiproxy's; the servers
+# listen on the direct ports behind them. See docs/stack.md, "How traffic flows".
 PG_PORT="${POKEFLOW_STACK_PG_PORT:-55432}"
+PG_DIRECT_PORT="${POKEFLOW_STACK_PG_DIRECT_PORT:-$((PG_PORT + 1))}"
 KAFKA_PORT_BASE="${POKEFLOW_STACK_KAFKA_PORT_BASE:-19092}"
+KAFKA_DIRECT_PORT_BASE="${POKEFLOW_STACK_KAFKA_DIRECT_PORT_BASE:-$((KAFKA_PORT_BASE + 200))}"
+REPLICATION_PORT_BASE="${POKEFLOW_STACK_REPLICATION_PORT_BASE:-$((KAFKA_PORT_BASE + 300))}"
 CONTROLLER_PORT_BASE="${POKEFLOW_STACK_CONTROLLER_PORT_BASE:-19192}"
+TOXIPROXY_PORT="${POKEFLOW_STACK_TOXIPROXY_PORT:-8474}"
 STOP_TIMEOUT="${POKEFLOW_STACK_STOP_TIMEOUT:-30}"
 UP_TIMEOUT="${POKEFLOW_STACK_UP_TIMEOUT:-90}"
 KAFKA_HEAP_OPTS="${POKEFLOW_STACK_KAFKA_HEAP:--Xms128m -Xmx512m}"
@@ -25,9 +32,11 @@ NODES=(1 2 3)
 LOGS="$STACK/logs"
 RUN="$STACK/run"
 
-for v in PG_PORT KAFKA_PORT_BASE CONTROLLER_PORT_BASE STOP_TIMEOUT UP_TIMEOUT; do
+for v in PG_PORT PG_DIRECT_PORT KAFKA_PORT_BASE KAFKA_DIRECT_PORT_BASE REPLICATION_PORT_BASE \
+  CONTROLLER_PORT_BASE TOXIPROXY_PORT STOP_TIMEOUT UP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || pf_die "POKEFLOW_STACK_$v must be a number, got '${!v}'"
 done
+TOXIPROXY_API="http://127.0.0.1:$TOXIPROXY_PORT"
 
 usage() {
   cat <<EOF
@@ -39,8 +48,20 @@ usage: scripts/stack.sh COMMAND
   broker stop|kill|pause|resume|start|restart ID
                           SIGTERM / SIGKILL / SIGSTOP / SIGCONT / start / stop+start (ID 1..3)
   pg stop|start|restart   PostgreSQL
+  net status              the proxies (client port -> server port) and the faults on them
+  net latency TARGET DELAY [JITTER]
+                          every reply on TARGET's connections arrives DELAY later (+-JITTER),
+                          e.g. net latency pg 300ms
+  net slow TARGET RATE [DELAY [JITTER]]
+                          limit each connection to RATE KB/s each way (and add DELAY+-JITTER)
+  net cut TARGET          black hole: connections stay open, new ones are accepted, but no
+                          byte passes either way (like a firewall DROP)
+  net down TARGET         the proxy closes every connection and refuses new ones (like RST)
+  net heal [TARGET]       remove every fault (of TARGET, or everywhere)
+                          TARGET: pg | broker ID | kafka (all brokers); DELAY/JITTER: 300ms, 2s
   leader TOPIC PARTITION  print the id of the broker leading that partition
   pids                    component and pid, one per line, for what is running
+                          (postgresql, kafka-N, toxiproxy)
   bootstrap               print the Kafka bootstrap list
   kafka-tool NAME ARGS... run a Kafka CLI tool against the stack (--bootstrap-server is
                           added): topics, consumer-groups, configs, reassign-partitions,
@@ -48,7 +69,9 @@ usage: scripts/stack.sh COMMAND
 EOF
 }
 
-kafka_port() { echo $((KAFKA_PORT_BASE + $1 - 1)); }
+kafka_port() { echo $((KAFKA_PORT_BASE + $1 - 1)); }  # the proxy clients use
+kafka_direct_port() { echo $((KAFKA_DIRECT_PORT_BASE + $1 - 1)); }
+replication_port() { echo $((REPLICATION_PORT_BASE + $1 - 1)); }
 controller_port() { echo $((CONTROLLER_PORT_BASE + $1 - 1)); }
 bootstrap() {
   local id out=()
@@ -166,13 +189,13 @@ EOF
 
 pg_pid() { pid_of pg "$(pg_dir)/data"; }
 
-pg_accepts() {
-  PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=2 psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
+pg_accepts() { # [PORT]: poke_user can query poke_orders there (default: the client port, the proxy)
+  PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=2 psql -X -q -h 127.0.0.1 -p "${1:-$PG_PORT}" -U "$PG_USER" \
     -d "$PG_DB" -tAc 'select 1' </dev/null 2>/dev/null | grep -qx 1
 }
 
 pg_admin() { # SQL -> output; connects over the socket as the cluster owner
-  "${pg_runas[@]}" psql -X -q -h "$(pg_dir)/sock" -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 -tAc "$1" </dev/null
+  "${pg_runas[@]}" psql -X -q -h "$(pg_dir)/sock" -p "$PG_DIRECT_PORT" -d postgres -v ON_ERROR_STOP=1 -tAc "$1" </dev/null
 }
 
 pg_provision() {
@@ -191,31 +214,31 @@ pg_start() { # starts if needed; returns without waiting
     [[ $(proc_state "$pid") == T ]] && pf_log "warning: PostgreSQL (pid $pid) is paused (SIGSTOP)"
     return 0
   fi
-  port_busy "$PG_PORT" && pf_die "port $PG_PORT (PostgreSQL) is taken by another process; set POKEFLOW_STACK_PG_PORT"
+  port_busy "$PG_DIRECT_PORT" && pf_die "port $PG_DIRECT_PORT (PostgreSQL) is taken by another process; set POKEFLOW_STACK_PG_DIRECT_PORT"
   pg_prepare
   # A crashed postmaster leaves postmaster.pid; PostgreSQL itself checks whether that pid is
   # still a postmaster, so the file can be left for it to judge.
   # The log is opened here, by us, so it works even where `postgres` cannot reach .stack/logs.
   local pg
   pg=$(pg_dir)
-  setsid "${pg_runas[@]}" "$PG_BIN/postgres" -D "$pg/data" -p "$PG_PORT" \
+  setsid "${pg_runas[@]}" "$PG_BIN/postgres" -D "$pg/data" -p "$PG_DIRECT_PORT" \
     -c listen_addresses=127.0.0.1 -c unix_socket_directories="$pg/sock" \
     </dev/null >>"$LOGS/postgresql.log" 2>&1 &
   record_pid pg $! "$pg/data"
 }
 
-pg_wait() { # waits until poke_user can query poke_orders
+pg_wait() { # waits until poke_user can query poke_orders (directly, not through the proxy)
   local deadline=$((SECONDS + UP_TIMEOUT)) provisioned=
   while ((SECONDS < deadline)); do
     alive "$(pg_pid)" || pf_die "PostgreSQL exited during start: read $LOGS/postgresql.log"
-    if [[ -z $provisioned ]] && "${pg_runas[@]}" pg_isready -q -d postgres -h "$(pg_dir)/sock" -p "$PG_PORT" 2>/dev/null; then
+    if [[ -z $provisioned ]] && "${pg_runas[@]}" pg_isready -q -d postgres -h "$(pg_dir)/sock" -p "$PG_DIRECT_PORT" 2>/dev/null; then
       pg_provision || pf_die "could not create $PG_USER/$PG_DB: read $LOGS/postgresql.log"
       provisioned=1
     fi
-    if [[ -n $provisioned ]] && pg_accepts; then return 0; fi
+    if [[ -n $provisioned ]] && pg_accepts "$PG_DIRECT_PORT"; then return 0; fi
     sleep 0.2
   done
-  pf_die "PostgreSQL did not accept queries as $PG_USER on 127.0.0.1:$PG_PORT within ${UP_TIMEOUT}s: read $LOGS/postgresql.log"
+  pf_die "PostgreSQL did not accept queries as $PG_USER on 127.0.0.1:$PG_DIRECT_PORT within ${UP_TIMEOUT}s: read $LOGS/postgresql.log"
 }
 
 pg_stop() {
@@ -257,6 +280,7 @@ kafka_render() { # ID: writes the node's server.properties
   for n in "${NODES[@]}"; do voters+="${voters:+,}$n@127.0.0.1:$(controller_port "$n")"; done
   mkdir -p "$dir/data"
   sed -e "s|@NODE_ID@|$id|g" -e "s|@VOTERS@|$voters|g" -e "s|@PORT@|$(kafka_port "$id")|g" \
+    -e "s|@DIRECT_PORT@|$(kafka_direct_port "$id")|g" -e "s|@REPLICATION_PORT@|$(replication_port "$id")|g" \
     -e "s|@CONTROLLER_PORT@|$(controller_port "$id")|g" -e "s|@DATA_DIR@|$dir/data|g" \
     "$repo/config/kafka/server.properties" >"$dir/server.properties.tmp"
   mv -f "$dir/server.properties.tmp" "$dir/server.properties"
@@ -297,14 +321,15 @@ kafka_prepare() { # LIBS ID...: config for each node, storage formatted (in para
 }
 
 kafka_start() { # ID LIBS: starts the node if needed; returns without waiting
-  local id=$1 libs=$2 pid port cport
+  local id=$1 libs=$2 pid port rport cport
   pid=$(kafka_pid "$id")
   if alive "$pid"; then
     [[ $(proc_state "$pid") == T ]] && pf_log "warning: Kafka node $id (pid $pid) is paused (SIGSTOP)"
     return 0
   fi
-  port=$(kafka_port "$id") cport=$(controller_port "$id")
-  port_busy "$port" && pf_die "port $port (Kafka node $id) is taken by another process; set POKEFLOW_STACK_KAFKA_PORT_BASE"
+  port=$(kafka_direct_port "$id") rport=$(replication_port "$id") cport=$(controller_port "$id")
+  port_busy "$port" && pf_die "port $port (Kafka node $id) is taken by another process; set POKEFLOW_STACK_KAFKA_DIRECT_PORT_BASE"
+  port_busy "$rport" && pf_die "port $rport (Kafka node $id, replication) is taken by another process; set POKEFLOW_STACK_REPLICATION_PORT_BASE"
   port_busy "$cport" && pf_die "port $cport (Kafka controller $id) is taken by another process; set POKEFLOW_STACK_CONTROLLER_PORT_BASE"
   kafka_prepare "$libs" "$id"
   # shellcheck disable=SC2046 # the options are meant to split
@@ -364,13 +389,16 @@ kafka_metadata() { # brokers' metadata as kcat prints it
   kcat -L -b "$(bootstrap)" -m 3 "$@" 2>/dev/null </dev/null
 }
 
-broker_serving() { # ID: true once the node answers metadata itself and lists itself
+broker_serving() { # ID [PORT]: true once the node answers metadata itself and lists itself
   # A node opens its client listener only after the controller unfenced it, and a killed
   # node stays listed by the others until its session times out, so each node is asked
-  # directly instead of trusting the cluster's list.
-  local id=$1 meta
-  meta=$(kcat -L -b "127.0.0.1:$(kafka_port "$id")" -m 2 2>/dev/null </dev/null) || return 1
-  grep -q "(from broker $id: " <<<"$meta" && grep -q "^ *broker $id at " <<<"$meta"
+  # directly (its own listener, not the proxy) instead of trusting the cluster's list.
+  local id=$1 port=${2:-$(kafka_direct_port "$1")} meta
+  meta=$(kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null </dev/null) || return 1
+  # On the proxy port kcat maps the answer to the broker advertised there; on the direct
+  # port (advertised nowhere) it stays the bootstrap connection, which can only be this node.
+  grep -q -e "(from broker $id: " -e "(from broker -1: 127.0.0.1:$port/bootstrap)" <<<"$meta" &&
+    grep -q "^ *broker $id at " <<<"$meta"
 }
 
 kafka_wait() { # ID...: waits until each node serves clients and is a registered broker
@@ -393,6 +421,209 @@ kafka_wait() { # ID...: waits until each node serves clients and is a registered
   done
 }
 
+# ---------------------------------------------------------------- Toxiproxy (the client-side proxies)
+
+# One proxy per server, named as the chaos experiments and `net` address them. The proxies
+# listen on the client ports; the servers behind them on the direct ports.
+proxy_names() { echo pg; local id; for id in "${NODES[@]}"; do echo "kafka-$id"; done; }
+proxy_listen() { # NAME -> port
+  case $1 in pg) echo "$PG_PORT" ;; kafka-*) kafka_port "${1#kafka-}" ;; esac
+}
+proxy_upstream() { # NAME -> port
+  case $1 in pg) echo "$PG_DIRECT_PORT" ;; kafka-*) kafka_direct_port "${1#kafka-}" ;; esac
+}
+
+toxi_bin() {
+  local bin
+  bin=$("$here/toxiproxy-install.sh") || pf_die "toxiproxy-server is not installed and toxiproxy-install.sh failed (run make setup outside any network namespace)"
+  echo "$bin"
+}
+toxi_config() { echo "$STACK/toxiproxy.json"; }
+toxi_pid() { pid_of toxiproxy "-config $(toxi_config)"; }
+
+toxi_render() { # the proxies as Toxiproxy's -config and /populate take them
+  local name sep="" out="["
+  for name in $(proxy_names); do
+    out+="$sep{\"name\":\"$name\",\"listen\":\"127.0.0.1:$(proxy_listen "$name")\",\"upstream\":\"127.0.0.1:$(proxy_upstream "$name")\",\"enabled\":true}"
+    sep=","
+  done
+  printf '%s]\n' "$out" >"$(toxi_config).tmp"
+  mv -f "$(toxi_config).tmp" "$(toxi_config)"
+}
+
+toxi_api() { # METHOD PATH [JSON BODY] -> response body; fails on an HTTP error, naming it
+  local out code
+  out=$(curl -sS --max-time 5 -X "$1" -w '\n%{http_code}' ${3:+-H 'Content-Type: application/json' --data "$3"} \
+    "$TOXIPROXY_API$2" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
+  code=${out##*$'\n'}
+  out=${out%$'\n'*}
+  if [[ $code != 2* ]]; then
+    printf 'Toxiproxy %s %s: HTTP %s %s\n' "$1" "$2" "$code" "$out" >&2
+    return 1
+  fi
+  printf '%s\n' "$out"
+}
+
+toxi_start() { # starts Toxiproxy if needed; returns without waiting
+  local pid name port
+  pid=$(toxi_pid)
+  alive "$pid" && return 0
+  port_busy "$TOXIPROXY_PORT" && pf_die "port $TOXIPROXY_PORT (Toxiproxy API) is taken by another process; set POKEFLOW_STACK_TOXIPROXY_PORT"
+  for name in $(proxy_names); do
+    port=$(proxy_listen "$name")
+    port_busy "$port" && pf_die "port $port (the $name proxy clients connect to) is taken by another process (a stack from before the proxies? scripts/stack.sh down, then up)"
+  done
+  toxi_render
+  local bin
+  bin=$(toxi_bin)
+  setsid "$bin" -host 127.0.0.1 -port "$TOXIPROXY_PORT" -config "$(toxi_config)" \
+    </dev/null >>"$LOGS/toxiproxy.log" 2>&1 &
+  record_pid toxiproxy $! "-config $(toxi_config)"
+}
+
+toxi_wait() { # waits until the API answers and every proxy exists (created again if deleted)
+  local deadline=$((SECONDS + UP_TIMEOUT))
+  until toxi_api GET /version >/dev/null 2>&1; do
+    alive "$(toxi_pid)" || pf_die "Toxiproxy exited during start: read $LOGS/toxiproxy.log"
+    ((SECONDS < deadline)) || pf_die "Toxiproxy API not answering on $TOXIPROXY_API within ${UP_TIMEOUT}s: read $LOGS/toxiproxy.log"
+    sleep 0.05
+  done
+  # /populate creates missing proxies and leaves existing ones as they are (with their faults).
+  toxi_render
+  toxi_api POST /populate "$(<"$(toxi_config)")" >/dev/null ||
+    pf_die "could not create the proxies (see above; $LOGS/toxiproxy.log)"
+}
+
+toxi_stop() {
+  local pid
+  pid=$(toxi_pid)
+  alive "$pid" || { rm -f "$RUN/toxiproxy.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || true
+  fi
+  rm -f "$RUN/toxiproxy.pid"
+}
+
+toxi_faults() { # one line per proxy with a fault: "NAME<TAB>description"
+  toxi_api GET /proxies 2>/dev/null | jq -r '
+    to_entries[] | .value as $p
+    | [ (if $p.enabled then empty else "down (connections refused)" end),
+        ($p.toxics[] | "\(.type) \(.stream) \(.attributes | to_entries | map("\(.key)=\(.value)") | join(" "))") ]
+    | select(length > 0) | "\($p.name)\t\(join("; "))"'
+}
+
+# ---------------------------------------------------------------- net: fault commands
+
+net_targets() { # TARGET... -> proxy names; dies on a bad target
+  case "${1:-}" in
+    pg) echo pg ;;
+    kafka) local id; for id in "${NODES[@]}"; do echo "kafka-$id"; done ;;
+    broker) check_node_id "${2:-}"; echo "kafka-$2" ;;
+    *) pf_die "net: TARGET must be pg, broker ID or kafka, got '${1:-}'" ;;
+  esac
+}
+net_target_words() { case "${1:-}" in broker) echo 2 ;; *) echo 1 ;; esac; }
+
+to_ms() { # 300ms | 2s | 1.5s | 250 -> milliseconds
+  local v=$1
+  if [[ $v =~ ^([0-9]+)(ms)?$ ]]; then
+    echo "${BASH_REMATCH[1]}"
+  elif [[ $v =~ ^([0-9]+)(\.([0-9]{1,3}))?s$ ]]; then
+    local frac=${BASH_REMATCH[3]:-0}
+    while ((${#frac} < 3)); do frac+=0; done
+    echo $((BASH_REMATCH[1] * 1000 + 10#$frac))
+  else
+    pf_die "net: '$v' is not a duration (e.g. 300ms, 2s)"
+  fi
+}
+
+# Toxic names are fixed per kind and direction, so setting a fault again replaces it.
+toxic_set() { # PROXY NAME TYPE STREAM ATTRIBUTES_JSON
+  toxi_api DELETE "/proxies/$1/toxics/$2" >/dev/null 2>&1 || true
+  toxi_api POST "/proxies/$1/toxics" \
+    "{\"name\":\"$2\",\"type\":\"$3\",\"stream\":\"$4\",\"toxicity\":1.0,\"attributes\":$5}" >/dev/null ||
+    pf_die "net: could not add the $3 fault to $1 (is the stack up? scripts/stack.sh up)"
+}
+
+net_heal_proxy() { # PROXY: every toxic removed, enabled again
+  local names t
+  names=$(toxi_api GET "/proxies/$1/toxics" | jq -r '.[].name') ||
+    pf_die "net: no proxy $1 (is the stack up? scripts/stack.sh up)"
+  for t in $names; do toxi_api DELETE "/proxies/$1/toxics/$t" >/dev/null || pf_die "net: could not remove $t from $1"; done
+  toxi_api POST "/proxies/$1" '{"enabled":true}' >/dev/null || pf_die "net: could not enable $1"
+}
+
+cmd_net() {
+  local action=${1:-} proxies p n stream
+  pf_need curl jq
+  [[ -n $action ]] && shift
+  case "$action" in
+    status)
+      alive "$(toxi_pid)" || pf_die "Toxiproxy is not running (scripts/stack.sh up)"
+      for p in $(proxy_names); do
+        printf '%-8s 127.0.0.1:%s -> 127.0.0.1:%s\n' "$p" "$(proxy_listen "$p")" "$(proxy_upstream "$p")"
+      done
+      n=$(toxi_faults) || pf_die "Toxiproxy API not answering on $TOXIPROXY_API"
+      if [[ -n $n ]]; then sed 's/^/fault    /; s/\t/: /' <<<"$n"; else echo "no faults"; fi
+      return 0
+      ;;
+    heal)
+      if (($# == 0)); then
+        toxi_api POST /reset >/dev/null || pf_die "net heal: Toxiproxy API not answering on $TOXIPROXY_API (is the stack up?)"
+        pf_log "net: every fault removed"
+        return 0
+      fi
+      ;;
+    latency | slow | cut | down) ;;
+    *) pf_die "net: unknown action '$action' (status|latency|slow|cut|down|heal)" ;;
+  esac
+  proxies=$(net_targets "$@") || exit 1
+  shift "$(net_target_words "${1:-}")"
+  case "$action" in
+    heal)
+      for p in $proxies; do net_heal_proxy "$p"; done
+      ;;
+    latency)
+      (($# >= 1 && $# <= 2)) || pf_die "net latency TARGET DELAY [JITTER]"
+      local delay jitter
+      delay=$(to_ms "$1") jitter=$(to_ms "${2:-0}")
+      for p in $proxies; do
+        toxic_set "$p" latency-downstream latency downstream "{\"latency\":$delay,\"jitter\":$jitter}"
+      done
+      ;;
+    slow)
+      (($# >= 1 && $# <= 3)) || pf_die "net slow TARGET RATE_KB_PER_S [DELAY [JITTER]]"
+      [[ $1 =~ ^[1-9][0-9]*$ ]] || pf_die "net slow: RATE must be a whole number of KB/s above 0, got '$1'"
+      local rate=$1 delay jitter
+      delay=$(to_ms "${2:-0}") jitter=$(to_ms "${3:-0}")
+      for p in $proxies; do
+        for stream in upstream downstream; do
+          toxic_set "$p" "bandwidth-$stream" bandwidth "$stream" "{\"rate\":$rate}"
+        done
+        if ((delay > 0 || jitter > 0)); then
+          toxic_set "$p" latency-downstream latency downstream "{\"latency\":$delay,\"jitter\":$jitter}"
+        fi
+      done
+      ;;
+    cut)
+      (($# == 0)) || pf_die "net cut TARGET"
+      for p in $proxies; do
+        # Toxiproxy's timeout toxic with timeout 0 drops every byte and never closes.
+        for stream in upstream downstream; do toxic_set "$p" "cut-$stream" timeout "$stream" '{"timeout":0}'; done
+      done
+      ;;
+    down)
+      (($# == 0)) || pf_die "net down TARGET"
+      for p in $proxies; do
+        toxi_api POST "/proxies/$p" '{"enabled":false}' >/dev/null || pf_die "net: could not disable $p (is the stack up?)"
+      done
+      ;;
+  esac
+  pf_log "net $action: done for $(echo $proxies)"
+}
+
 # ---------------------------------------------------------------- commands
 
 write_ready() {
@@ -400,6 +631,7 @@ write_ready() {
 # written by scripts/stack.sh up at $(date -u +%FT%TZ); removed by down/reset
 POKEFLOW_STACK_PG_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 POKEFLOW_STACK_KAFKA_BOOTSTRAP=$(bootstrap)
+POKEFLOW_STACK_TOXIPROXY_URL=$TOXIPROXY_API
 EOF
   mv -f "$STACK/READY.tmp" "$STACK/READY"
 }
@@ -410,20 +642,40 @@ prepare_dirs() {
   chmod 755 "$STACK"
 }
 
+through_proxies() { # every proxy without a fault reaches its server (end to end, as clients do)
+  local faulted name id
+  faulted=$(toxi_faults | cut -f1) || pf_die "Toxiproxy API not answering on $TOXIPROXY_API: read $LOGS/toxiproxy.log"
+  if ! grep -qx pg <<<"$faulted"; then
+    pg_accepts || pf_die "PostgreSQL answers on 127.0.0.1:$PG_DIRECT_PORT but not through its proxy on 127.0.0.1:$PG_PORT: read $LOGS/toxiproxy.log"
+  fi
+  for id in "${NODES[@]}"; do
+    name=kafka-$id
+    grep -qx "$name" <<<"$faulted" && continue
+    broker_serving "$id" "$(kafka_port "$id")" ||
+      pf_die "Kafka node $id serves on 127.0.0.1:$(kafka_direct_port "$id") but not through its proxy on 127.0.0.1:$(kafka_port "$id"): read $LOGS/toxiproxy.log"
+  done
+  if [[ -n $faulted ]]; then
+    pf_log "warning: network faults are active (scripts/stack.sh net status; net heal removes them): $(echo $faulted)"
+  fi
+}
+
 cmd_up() {
-  pf_need java kcat psql pg_isready ss setsid
+  pf_need java kcat psql pg_isready ss setsid curl jq
   [[ -x $PG_BIN/postgres ]] || pf_die "no PostgreSQL 15 in $PG_BIN (apt-get install postgresql-15)"
   prepare_dirs
   local libs id start=$SECONDS
   rm -f "$STACK/READY"
   libs=$(kafka_libs)
+  toxi_start
   pg_start
   kafka_prepare "$libs" "${NODES[@]}"
   for id in "${NODES[@]}"; do kafka_start "$id" "$libs"; done
+  toxi_wait
   pg_wait
   kafka_wait "${NODES[@]}"
+  through_proxies
   write_ready
-  pf_log "up in $((SECONDS - start))s: PostgreSQL 127.0.0.1:$PG_PORT ($PG_DB, $PG_USER), Kafka $(bootstrap)"
+  pf_log "up in $((SECONDS - start))s: PostgreSQL 127.0.0.1:$PG_PORT ($PG_DB, $PG_USER), Kafka $(bootstrap), through Toxiproxy ($TOXIPROXY_API)"
 }
 
 cmd_down() {
@@ -433,42 +685,54 @@ cmd_down() {
   # All nodes at once, so that each one's controlled shutdown still finds a quorum.
   kafka_stop TERM "${NODES[@]}" & pids+=($!)
   pg_stop & pids+=($!)
+  toxi_stop & pids+=($!)
   local rc=0 p
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   ((rc == 0)) || pf_die "some component did not stop cleanly (see messages above)"
   pf_log "down"
 }
 
-cmd_status() {
-  local bad=0 pid state id
+cmd_status() { # the servers are asked on their direct ports: a network fault is not "down"
+  local bad=0 pid state id faults
+  local pg_at="127.0.0.1:$PG_PORT -> :$PG_DIRECT_PORT"
   pid=$(pg_pid)
   if alive "$pid"; then
     state=$(proc_state "$pid")
     if [[ $state == T ]]; then
-      echo "postgresql  paused   pid $pid  127.0.0.1:$PG_PORT"; bad=1
-    elif pg_accepts; then
-      echo "postgresql  up       pid $pid  127.0.0.1:$PG_PORT  $PG_DB/$PG_USER"
+      echo "postgresql  paused   pid $pid  $pg_at"; bad=1
+    elif pg_accepts "$PG_DIRECT_PORT"; then
+      echo "postgresql  up       pid $pid  $pg_at  $PG_DB/$PG_USER"
     else
-      echo "postgresql  starting pid $pid  127.0.0.1:$PG_PORT  (not accepting queries; $LOGS/postgresql.log)"; bad=1
+      echo "postgresql  starting pid $pid  $pg_at  (not accepting queries; $LOGS/postgresql.log)"; bad=1
     fi
   else
-    echo "postgresql  down                127.0.0.1:$PG_PORT"; bad=1
+    echo "postgresql  down                $pg_at"; bad=1
   fi
   for id in "${NODES[@]}"; do
+    local at="127.0.0.1:$(kafka_port "$id") -> :$(kafka_direct_port "$id")"
     pid=$(kafka_pid "$id")
     if alive "$pid"; then
       state=$(proc_state "$pid")
       if [[ $state == T ]]; then
-        echo "kafka-$id     paused   pid $pid  127.0.0.1:$(kafka_port "$id")"; bad=1
+        echo "kafka-$id     paused   pid $pid  $at"; bad=1
       elif broker_serving "$id"; then
-        echo "kafka-$id     up       pid $pid  127.0.0.1:$(kafka_port "$id")"
+        echo "kafka-$id     up       pid $pid  $at"
       else
-        echo "kafka-$id     starting pid $pid  127.0.0.1:$(kafka_port "$id")  (not serving yet; $LOGS/kafka-$id.log)"; bad=1
+        echo "kafka-$id     starting pid $pid  $at  (not serving yet; $LOGS/kafka-$id.log)"; bad=1
       fi
     else
-      echo "kafka-$id     down                127.0.0.1:$(kafka_port "$id")"; bad=1
+      echo "kafka-$id     down                $at"; bad=1
     fi
   done
+  pid=$(toxi_pid)
+  if alive "$pid" && faults=$(toxi_faults); then
+    if [[ -n $faults ]]; then faults="faults on: $(cut -f1 <<<"$faults" | xargs) (net status)"; else faults="no faults"; fi
+    echo "toxiproxy   up       pid $pid  $TOXIPROXY_API  $faults"
+  elif alive "$pid"; then
+    echo "toxiproxy   starting pid $pid  $TOXIPROXY_API  (API not answering; $LOGS/toxiproxy.log)"; bad=1
+  else
+    echo "toxiproxy   down                $TOXIPROXY_API  (clients reach nothing)"; bad=1
+  fi
   return "$bad"
 }
 
@@ -492,12 +756,14 @@ cmd_broker() {
       if [[ $action == pause ]]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
       ;;
     start | restart)
-      pf_need java kcat ss setsid
+      pf_need java kcat ss setsid curl
       prepare_dirs
       local libs
       libs=$(kafka_libs)
       [[ $action == restart ]] && kafka_stop TERM "$id"
+      toxi_start
       kafka_start "$id" "$libs"
+      toxi_wait
       kafka_wait "$id"
       ;;
     *) pf_die "broker: unknown action '$action' (stop|kill|pause|resume|start|restart)" ;;
@@ -508,10 +774,12 @@ cmd_pg() {
   case "${1:-}" in
     stop) pg_stop ;;
     start | restart)
-      pf_need psql pg_isready ss setsid
+      pf_need psql pg_isready ss setsid curl
       prepare_dirs
       [[ $1 == restart ]] && pg_stop
+      toxi_start
       pg_start
+      toxi_wait
       pg_wait
       ;;
     *) pf_die "pg: unknown action '${1:-}' (stop|start|restart)" ;;
@@ -553,6 +821,7 @@ cmd_pids() {
   for id in "${NODES[@]}"; do
     pid=$(kafka_pid "$id"); alive "$pid" && echo "kafka-$id $pid"
   done
+  pid=$(toxi_pid); alive "$pid" && echo "toxiproxy $pid"
   return 0
 }
 
@@ -563,6 +832,7 @@ case "${1:-}" in
   reset) cmd_reset ;;
   broker) shift; cmd_broker "$@" ;;
   pg) shift; cmd_pg "$@" ;;
+  net) shift; cmd_net "$@" ;;
   leader) shift; cmd_leader "$@" ;;
   pids) cmd_pids ;;
   bootstrap) bootstrap ;;
