@@ -41,6 +41,12 @@ PLAN = [
     {"id": "04-two-brokers-down", "file": "04-two-brokers-down.yaml", "topics": "safe", "quick": True},
     {"id": "05-consumers-disrupted", "file": "05-consumers-disrupted.yaml", "topics": "safe"},
     {"id": "06-postgres-restart", "file": "06-postgres-restart.yaml", "topics": "safe"},
+    # Network faults through the local stack's Toxiproxy (scripts/stack.sh net, docs/stack.md).
+    # 08 and 09 are the ones that catch hangs: they run in make test too.
+    {"id": "07-postgres-latency", "file": "07-postgres-latency.yaml", "topics": "safe"},
+    {"id": "08-postgres-blackhole", "file": "08-postgres-blackhole.yaml", "topics": "safe", "quick": True},
+    {"id": "09-broker-cut-off", "file": "09-broker-cut-off.yaml", "topics": "safe", "quick": True},
+    {"id": "10-slow-kafka-link", "file": "10-slow-kafka-link.yaml", "topics": "safe"},
 ]
 K8S_PLAN = [
     {"id": "01-poison-message", "file": "01-poison-message.yaml", "quick": True},
@@ -109,6 +115,7 @@ def repair_local() -> None:
     """Whatever an experiment left broken (a failed rollback, a crash) is put right so the
     next experiment starts from a healthy system."""
     try:
+        faults.stack("net", "heal")
         faults.restore_brokers()
         faults.stack("pg", "start")
         procs.ensure_roles()
@@ -149,7 +156,7 @@ def run_experiment(entry: dict, exp_dir: Path, run_dir: Path, args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="experiments 1, 2 (both runs) and 4 only")
+    ap.add_argument("--quick", action="store_true", help="experiments 1, 2 (both runs), 4, 8 and 9 only")
     ap.add_argument("--only", nargs="+", metavar="ID", help="run these plan ids (prefixes work: 01 03)")
     ap.add_argument("--target", choices=("local", "k8s"), default=os.environ.get("CHAOS_TARGET", "local"))
     ap.add_argument("--rate", type=float, default=float(os.environ.get("CHAOS_LOAD_RATE", 20)),

@@ -45,10 +45,12 @@ def parse_urls(spec: str) -> dict:
     return out
 
 
-def sample(urls: dict, ledger: Path) -> dict:
+def sample(urls: dict, ledger: Path, loadgen_url: Optional[str] = None) -> dict:
     """One timeline point: acknowledged orders so far (ledger rows), and from /metrics the
-    API's request count and outbox backlog and each consumer's summed lag. A role that does
-    not answer is recorded as down (None), which the chart shows as a gap."""
+    API's request count, 5xx count and outbox backlog, each consumer's summed lag, and the
+    loadgen's POST latency histogram (cumulative buckets; the chart takes per-second
+    quantiles from their differences). A role that does not answer is recorded as down (None),
+    which the chart shows as a gap."""
     point = {"kind": "sample", "t": time.time()}
     try:
         point["acked"] = count_rows(ledger.read_bytes()) if ledger.exists() else 0
@@ -63,17 +65,26 @@ def sample(urls: dict, ledger: Path) -> dict:
         point[f"{role}_up"] = True
         if role == "api":
             point["api_requests"] = metrics.total(m, "http_requests_total")
+            point["api_5xx"] = sum(v for labels, v in m.get("http_requests_total", [])
+                                   if labels.get("status", "").startswith("5"))
             point["outbox_backlog"] = metrics.total(m, "pokeflow_outbox_backlog")
         else:
             point[f"{role}_lag"] = metrics.total(m, "pokeflow_consumer_lag")
+    if loadgen_url:
+        try:
+            point["latency_buckets"] = metrics.buckets(metrics.scrape(loadgen_url, timeout=0.8),
+                                                       "pokeflow_loadgen_latency_seconds")
+        except OSError:
+            pass
     return point
 
 
-def _sampler(workdir: Path, urls: dict, stop: threading.Event, interval: float) -> None:
+def _sampler(workdir: Path, urls: dict, stop: threading.Event, interval: float,
+             loadgen_url: Optional[str] = None) -> None:
     ledger = workdir / "ledger.csv"
     while not stop.is_set():
         t0 = time.time()
-        _event(workdir, **sample(urls, ledger))
+        _event(workdir, **sample(urls, ledger, loadgen_url))
         stop.wait(max(0.0, interval - (time.time() - t0)))
 
 
@@ -105,7 +116,9 @@ def before_experiment_control(context, workdir: str, load_rate: float = 20,
     except ValueError as e:
         proc.terminate()
         raise InterruptExecution(str(e))
-    th = threading.Thread(target=_sampler, args=(wd, urls, stop, sample_interval_s), daemon=True)
+    # The loadgen runs next to this control (also in the Kubernetes chaos Job's pod).
+    loadgen_url = f"http://127.0.0.1:{loadgen_admin_port}/metrics"
+    th = threading.Thread(target=_sampler, args=(wd, urls, stop, sample_interval_s, loadgen_url), daemon=True)
     _run.update(workdir=wd, proc=proc, log=log, stop=stop, thread=th)
     _event(wd, kind="phase", name="experiment", phase="start", title=context.get("title"),
            load_rate=load_rate, loadgen=" ".join(args))
@@ -150,6 +163,8 @@ def _activity_event(context, phase: str, state=None) -> None:
 
 def before_activity_control(context, **kwargs) -> None:
     _activity_event(context, "start")
+    if (context.get("name") or "").startswith("inject-") and _run.get("workdir"):
+        _run.setdefault("first_inject_at", time.time())  # pokeflow_chaos.window.hold_fault
 
 
 def after_activity_control(context, state=None, **kwargs) -> None:

@@ -36,6 +36,39 @@ def total(parsed: Dict[str, list], name: str, **match: str) -> Optional[float]:
     return sum(v for labels, v in series if all(labels.get(k) == want for k, want in match.items()))
 
 
+def buckets(parsed: Dict[str, list], name: str) -> Optional[Dict[str, float]]:
+    """A histogram's cumulative buckets {le: count} (summed over its series); None if absent."""
+    series = parsed.get(f"{name}_bucket")
+    if series is None:
+        return None
+    out: Dict[str, float] = {}
+    for labels, v in series:
+        le = labels.get("le")
+        if le is not None:
+            out[le] = out.get(le, 0.0) + v
+    return out
+
+
+def quantile(cumulative: Dict[str, float], q: float) -> Optional[float]:
+    """The q-quantile of a histogram given as cumulative buckets {le: count}, linearly
+    interpolated inside the bucket (as Prometheus' histogram_quantile); None when empty.
+    Observations in +Inf are reported as the highest finite bound."""
+    bounds = sorted(((float("inf") if le == "+Inf" else float(le)), c) for le, c in cumulative.items())
+    if not bounds or bounds[-1][1] <= 0:
+        return None
+    rank = q * bounds[-1][1]
+    prev_bound, prev_count = 0.0, 0.0
+    for bound, count in bounds:
+        if count >= rank:
+            if bound == float("inf"):
+                return prev_bound
+            if count == prev_count:
+                return bound
+            return prev_bound + (bound - prev_bound) * (rank - prev_count) / (count - prev_count)
+        prev_bound, prev_count = bound, count
+    return prev_bound
+
+
 def scrape(url: str, timeout: float = 2.0) -> Dict[str, list]:
     """GET url and parse it; raises OSError (incl. URLError) when unreachable."""
     with urllib.request.urlopen(url, timeout=timeout) as r:

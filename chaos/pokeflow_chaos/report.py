@@ -192,6 +192,25 @@ def _rate(samples, key):
     return xs, ys
 
 
+def latency_quantiles(samples, qs=(0.5, 0.99)):
+    """Per-interval quantiles (seconds) of the loadgen's POST latency, from the differences
+    of consecutive cumulative histograms: ([t...], {q: [value or None...]})."""
+    from .metrics import quantile
+    xs, ys = [], {q: [] for q in qs}
+    prev = None
+    for s in samples:
+        cur = s.get("latency_buckets")
+        if not cur:
+            continue
+        if prev is not None:
+            delta = {le: max(0.0, c - prev.get(le, 0.0)) for le, c in cur.items()}
+            xs.append(s["t"])
+            for q in qs:
+                ys[q].append(quantile(delta, q))
+        prev = cur
+    return xs, ys
+
+
 def fault_windows(events) -> list:
     """(start, end, label) per method activity named inject-* or restore-*: the first inject's
     start to the last restore's end is shaded; each inject is also marked with a line."""
@@ -207,8 +226,9 @@ def fault_windows(events) -> list:
 
 
 def chart(workdir: Path, out: Path, title: str) -> bool:
-    """Timeline PNG: acknowledged orders/s and API requests/s, consumer lag, outbox backlog,
-    with the fault window shaded. False when there is no sample to draw."""
+    """Timeline PNG: acknowledged orders/s, API requests/s and 5xx/s, POST latency (loadgen
+    p50/p99), consumer lag, outbox backlog, with the fault window shaded. False when there is
+    no sample to draw."""
     samples, events = load_timeline(workdir / "timeline.jsonl")
     if len(samples) < 2:
         return False
@@ -218,23 +238,32 @@ def chart(workdir: Path, out: Path, title: str) -> bool:
 
     t0 = samples[0]["t"]
     rel = lambda ts: [t - t0 for t in ts]  # noqa: E731
-    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(10, 9), sharex=True)
     x, y = _rate(samples, "acked")
     axes[0].plot(rel(x), y, label="acknowledged orders/s (ledger)", color="tab:green")
     x, y = _rate(samples, "api_requests")
     if x:
         axes[0].plot(rel(x), y, label="API requests/s", color="tab:gray", alpha=0.7)
+    x, y = _rate(samples, "api_5xx")
+    if any(y):
+        axes[0].plot(rel(x), y, label="API 5xx/s", color="tab:red", alpha=0.8)
     axes[0].set_ylabel("throughput")
+    x, ys = latency_quantiles(samples)
+    for q, color in ((0.5, "tab:cyan"), (0.99, "tab:brown")):
+        pts = [(t, v) for t, v in zip(x, ys[q]) if v is not None]
+        if pts:
+            axes[1].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label=f"POST p{int(q * 100)} (loadgen)", color=color)
+    axes[1].set_ylabel("latency (s)")
     for role, color in (("fraud", "tab:blue"), ("updater", "tab:orange")):
         pts = [(s["t"], s[f"{role}_lag"]) for s in samples if s.get(f"{role}_lag") is not None]
         if pts:
-            axes[1].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label=f"{role} lag", color=color)
-    axes[1].set_ylabel("consumer lag")
+            axes[2].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label=f"{role} lag", color=color)
+    axes[2].set_ylabel("consumer lag")
     pts = [(s["t"], s["outbox_backlog"]) for s in samples if s.get("outbox_backlog") is not None]
     if pts:
-        axes[2].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label="outbox backlog", color="tab:purple")
-    axes[2].set_ylabel("outbox backlog")
-    axes[2].set_xlabel("seconds since the experiment started")
+        axes[3].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label="outbox backlog", color="tab:purple")
+    axes[3].set_ylabel("outbox backlog")
+    axes[3].set_xlabel("seconds since the experiment started")
     for start, end, label in fault_windows(events):
         for ax in axes:
             if label == "fault":
@@ -256,6 +285,43 @@ def chart(workdir: Path, out: Path, title: str) -> bool:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return True
+
+
+def leadership_note(journal: Optional[dict]) -> Optional[str]:
+    """What the method's leadership-* probes (pokeflow_chaos.net.leadership) saw: which broker
+    the fault hit (an inject-* output naming a broker), what it led before, and whether any
+    partition changed leader or left an ISR during the fault and after it."""
+    from .net import compare_leadership, leaders_of
+    snaps, broker = {}, None
+    for r in (journal or {}).get("run") or []:
+        name, out = r["activity"]["name"], r.get("output")
+        if name.startswith("leadership-") and r.get("status") == "succeeded" and isinstance(out, dict):
+            snaps[name.removeprefix("leadership-")] = out
+        elif name.startswith("inject-") and isinstance(out, dict) and "broker" in out:
+            broker = out["broker"]
+    before = snaps.get("before")
+    if before is None:
+        return None
+    parts = []
+    if broker is not None:
+        led = [k for k, v in leaders_of(before).items() if v == broker]
+        coord = [g for g, b in (before.get("coordinators") or {}).items() if b == broker]
+        parts.append(f"broker {broker} was hit; it led {', '.join(led) or 'no partition'}"
+                     + (f" and coordinated {', '.join(coord)}" if coord else ""))
+    for label, snap in snaps.items():
+        if label == "before":
+            continue
+        c = compare_leadership(before, snap)
+        moved = ", ".join(f"{k} {a}→{b}" for k, (a, b) in c["moved"].items())
+        isr = ", ".join(f"{k} without {v}" for k, v in c["out_of_isr"].items())
+        parts.append(f"{label}: " + (f"leadership moved ({moved})" if moved else "no partition changed leader")
+                     + (f"; ISR shrank: {isr}" if isr else "; every replica in sync"))
+    return "leadership: " + "; ".join(parts)
+
+
+def observations(journal: Optional[dict]) -> list:
+    """Facts the report states beside the verdict, one line each (add new kinds here)."""
+    return [n for n in (leadership_note(journal),) if n]
 
 
 def summarize(workdir: Path, entry: dict) -> dict:
@@ -283,6 +349,7 @@ def summarize(workdir: Path, entry: dict) -> dict:
         "recovery_s": recovery_seconds(journal) if journal else None,
         "duration_s": round((journal or {}).get("duration") or 0, 1),
         "chart": png.name if has_chart else None, "loadgen": load,
+        "observations": observations(journal),
     }
 
 
@@ -309,6 +376,8 @@ def write(run_dir: Path, results: list, meta: dict) -> tuple:
                f"- orders: {_counts(r['verify'])}"]
         if r.get("note"):
             md.append(f"- note: {r['note']}")
+        for o in r.get("observations") or []:
+            md.append(f"- {o}")
         if r["failed_probes"]:
             md.append(f"- hypothesis probes that failed: {', '.join(r['failed_probes'])}")
         if r["method_failures"]:
@@ -350,6 +419,8 @@ def write(run_dir: Path, results: list, meta: dict) -> tuple:
         for label, key in (("note", "note"),):
             if r.get(key):
                 h.append(f"<li>{label}: {e(r[key])}")
+        for o in r.get("observations") or []:
+            h.append(f"<li>{e(o)}")
         if r["failed_probes"]:
             h.append(f"<li>hypothesis probes that failed: {e(', '.join(r['failed_probes']))}")
         if r["method_failures"]:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The chaos suite's tests.
-#   test/chaos/run.sh static   `chaos validate` on every experiment (local and k8s variants)
-#                              and the helpers' unit tests; needs no stack, no binary
-#   test/chaos/run.sh quick    static, then experiments 1, 2 (seed and fixed) and 4 against the
-#                              local stack with build/pokeflow (chaos/run.py --quick)
+#   test/chaos/run.sh static   `chaos validate` on every experiment (local, k8s and MSK
+#                              variants) and the helpers' unit tests; needs no stack, no binary
+#   test/chaos/run.sh quick    static, then experiments 1, 2 (seed and fixed), 4, 8 and 9 against
+#                              the local stack with build/pokeflow (chaos/run.py --quick)
 #   test/chaos/run.sh full     static, then every experiment (as `make chaos`)
 # Fails, saying why, when something it needs is missing (venv, stack, binary): never skips.
 set -euo pipefail

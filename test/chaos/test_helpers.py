@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "chaos"))
 
-from pokeflow_chaos import control, metrics, procs, report, verify  # noqa: E402
+from pokeflow_chaos import api, control, metrics, net, procs, report, verify, window  # noqa: E402
 from chaoslib.exceptions import ActivityFailed  # noqa: E402
 
 import run as runner  # noqa: E402  chaos/run.py
@@ -319,10 +319,13 @@ def test_runner_plan_matches_files():
     for e in runner.K8S_PLAN:
         assert (REPO / "chaos" / "k8s" / e["file"]).exists()
     quick = {e["id"][:2] for e in runner.PLAN if e.get("quick")}
-    assert quick == {"01", "02", "04"}
+    # make test: 8 and 9 are the network faults that catch hangs.
+    assert {"01", "02", "04", "08", "09"} <= quick and not {"07", "10"} & quick
     seed = [e for e in runner.PLAN if e.get("expect") == "deviate"]
     assert len(seed) == 1 and seed[0]["topics"] == "seed" and runner.PLAN.index(seed[0]) == 0
-    assert {e["id"][:2] for e in runner.PLAN} == {"01", "02", "03", "04", "05", "06"}
+    assert {f"{i:02}" for i in range(1, 11)} <= {e["id"][:2] for e in runner.PLAN}
+    # Every experiment file is in the plan (a file the runner never runs is dead).
+    assert {p.name for p in EXPERIMENTS} <= {e["file"] for e in runner.PLAN}
 
 
 def test_evaluate_offline_partition_seen_by_the_method_is_the_expected_deviation():
@@ -337,3 +340,124 @@ def test_evaluate_offline_partition_seen_by_the_method_is_the_expected_deviation
     assert r["outcome"] == report.HELD and not r["ok"]
     # For a run that must hold, the method's describe output is information; the hypothesis decides.
     assert report.evaluate(_journal(runs=[seen]))["ok"]
+
+
+# ---------------------------------------------------------------- network faults (07-10)
+
+NETWORK = [p for p in EXPERIMENTS if "toxiproxy" in yaml.safe_load(p.read_text()).get("tags", [])]
+
+
+def test_network_experiments_use_toxiproxy_and_always_heal():
+    assert {p.name[:2] for p in NETWORK} == {"07", "08", "09", "10"}
+    for path in NETWORK:
+        e = yaml.safe_load(path.read_text())
+        conf = e["configuration"]
+        assert {"toxiproxy_host", "toxiproxy_port"} <= set(conf), path.name
+        modules = {a["provider"].get("module") for a in e["method"]}
+        # The faults come from chaostoolkit-toxiproxy, directly or through pokeflow_chaos.net.
+        assert modules & {"chaostoxi.toxic.actions", "pokeflow_chaos.net"}, path.name
+        # Whatever happens, the rollback removes every fault (chaostoxi's reset).
+        assert any(r["provider"].get("module") == "chaostoxi.proxy.actions" and r["provider"]["func"] == "reset"
+                   for r in e["rollbacks"]), path.name
+        assert any(a["name"].startswith("restore-") for a in e["method"]), path.name
+        assert any(a["name"].startswith("wait-") for a in e["method"]), path.name
+
+
+def test_blackhole_experiment_demands_503_with_retry_after_within_the_deadline():
+    e = yaml.safe_load((REPO / "chaos/experiments/08-postgres-blackhole.yaml").read_text())
+    watch = next(a for a in e["method"] if a["name"] == "api-answers-503-within-its-deadline")
+    assert watch["provider"]["func"] == "watch_requests" and watch["provider"]["arguments"]["allowed"] == [503]
+    streams = {a["provider"]["arguments"].get("stream") for a in e["method"] if a["name"].startswith("inject-")}
+    assert streams == {"upstream", "downstream"}
+
+
+def test_judge_flags_hangs_late_answers_wrong_statuses_and_bare_503s():
+    ok = {"method": "POST", "path": "/orders", "status": 503, "s": 1.2, "retry_after": "1"}
+    assert api.judge([ok], [503], 5) == []
+    hung = {**ok, "status": None, "s": 5.0, "error": "TimeoutError"}
+    late = {**ok, "s": 6.0}
+    wrong = {**ok, "status": 500}
+    bare = {**ok, "retry_after": None}
+    bad = api.judge([hung, late, wrong, bare], [503], 5)
+    assert len(bad) == 4 and "hangs" in bad[0] and "deadline" in bad[1] and "500" in bad[2] and "Retry-After" in bad[3]
+    fast = {**ok, "status": 201, "s": 0.01}
+    assert "median" in api.judge([fast, fast, fast], [201], 5, min_median_ms=300)[0]
+    assert api.judge([{**fast, "s": 0.35}] * 3, [201], 5, min_median_ms=300) == []
+
+
+def test_watch_requests_against_a_real_socket_that_never_answers():
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)  # accepts (kernel backlog) but never answers: a hung api
+    try:
+        with pytest.raises(ActivityFailed, match="hangs"):
+            api.watch_requests(f"http://127.0.0.1:{srv.getsockname()[1]}", duration_s=0.5, allowed=[503],
+                               deadline_s=0.5, interval_s=0.1)
+    finally:
+        srv.close()
+
+
+def test_histogram_buckets_and_quantiles():
+    m = metrics.parse('lat_bucket{le="0.1"} 50\nlat_bucket{le="0.5"} 90\nlat_bucket{le="+Inf"} 100\n'
+                      'lat_sum 20\nlat_count 100\n')
+    b = metrics.buckets(m, "lat")
+    assert b == {"0.1": 50, "0.5": 90, "+Inf": 100}
+    assert metrics.quantile(b, 0.5) == pytest.approx(0.1)
+    assert metrics.quantile(b, 0.7) == pytest.approx(0.3)
+    assert metrics.quantile(b, 0.99) == pytest.approx(0.5)  # in +Inf: the highest finite bound
+    assert metrics.quantile({"0.1": 0, "+Inf": 0}, 0.5) is None
+    assert metrics.buckets(m, "absent") is None
+
+
+def test_latency_quantiles_per_interval_from_cumulative_samples():
+    samples = [{"t": 0, "latency_buckets": {"0.1": 10, "1": 10, "+Inf": 10}},
+               {"t": 1, "latency_buckets": {"0.1": 20, "1": 20, "+Inf": 20}},  # 10 fast ones
+               {"t": 2},                                                       # loadgen not scraped
+               {"t": 3, "latency_buckets": {"0.1": 20, "1": 30, "+Inf": 30}}]  # 10 slow ones
+    xs, ys = report.latency_quantiles(samples)
+    assert xs == [1, 3]
+    assert ys[0.5][0] <= 0.1 and ys[0.5][1] > 0.1
+
+
+def _snap(leaders, isr=None, coord=None):
+    parts = {"poke-orders": {str(p): {"leader": l, "replicas": [1, 2, 3], "isr": (isr or {}).get(p, [1, 2, 3])}
+                             for p, l in leaders.items()}}
+    return {"partitions": parts, "coordinators": coord or {}}
+
+
+def test_compare_leadership():
+    before = _snap({0: 2, 1: 3, 2: 1})
+    c = net.compare_leadership(before, _snap({0: 2, 1: 3, 2: 1}))
+    assert c == {"moved": {}, "unchanged": 3, "out_of_isr": {}}
+    c = net.compare_leadership(before, _snap({0: 3, 1: 3, 2: 1}, isr={0: [1, 3]}))
+    assert c["moved"] == {"poke-orders/0": [2, 3]} and c["out_of_isr"] == {"poke-orders/0": [2]}
+
+
+def test_leadership_note_in_the_report():
+    runs = [_run("leadership-before", output=_snap({0: 2, 1: 3}, coord={"g": 2})),
+            _run("inject-cut-leader", output={"broker": 2}),
+            _run("leadership-during-fault", output=_snap({0: 2, 1: 3})),
+            _run("leadership-after", output=_snap({0: 3, 1: 3}))]
+    note = report.leadership_note(_journal(runs=runs))
+    assert "broker 2 was hit; it led poke-orders/0 and coordinated g" in note
+    assert "during-fault: no partition changed leader; every replica in sync" in note
+    assert "after: leadership moved (poke-orders/0 2→3)" in note
+    assert report.leadership_note(_journal()) is None
+    res_obs = report.observations(_journal(runs=runs))
+    assert res_obs == [note]
+
+
+def test_slow_links_refuses_a_zero_rate():
+    with pytest.raises(ActivityFailed, match="unlimited"):
+        net.slow_links(["kafka-1"], 0)
+
+
+def test_hold_fault_waits_until_the_window_ends(monkeypatch):
+    monkeypatch.setitem(control._run, "first_inject_at", time.time() - 0.3)
+    start = time.time()
+    out = window.hold_fault(0.6)
+    assert 0.2 <= time.time() - start < 0.6 and out["since_inject_s"] >= 0.6
+    assert window.hold_fault(0.1)["held_s"] == 0  # already past
+    monkeypatch.delitem(control._run, "first_inject_at")
+    assert window.hold_fault(0.05)["held_s"] == 0.05
