@@ -2,6 +2,7 @@
 
     chaos/.venv/bin/python chaos/run.py [--quick] [--only ID ...] [--rate R] [--out DIR]
     chaos/.venv/bin/python chaos/run.py --target k8s      (inside the cluster: the chaos Job)
+    chaos/.venv/bin/python chaos/run.py --target msk      (against Amazon MSK: chaos/README.md)
     chaos/.venv/bin/python chaos/run.py --list
 
 Locally it brings the stack up (scripts/stack.sh up), prepares the topics, starts the
@@ -55,6 +56,11 @@ K8S_PLAN = [
     {"id": "05-consumers-disrupted", "file": "05-consumers-disrupted.yaml"},
     {"id": "06-postgres-restart", "file": "06-postgres-restart.yaml"},
 ]
+# Against a real Amazon MSK cluster (chaostoolkit-aws); chaos/README.md says how.
+MSK_PLAN = [
+    {"id": "02-broker-reboot-msk", "file": "02-broker-reboot.yaml", "quick": True},
+]
+PLANS = {"local": (PLAN, "experiments"), "k8s": (K8S_PLAN, "k8s"), "msk": (MSK_PLAN, "msk")}
 EXPERIMENT_TIMEOUT_S = 20 * 60
 
 
@@ -158,15 +164,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="experiments 1, 2 (both runs), 4, 8 and 9 only")
     ap.add_argument("--only", nargs="+", metavar="ID", help="run these plan ids (prefixes work: 01 03)")
-    ap.add_argument("--target", choices=("local", "k8s"), default=os.environ.get("CHAOS_TARGET", "local"))
+    ap.add_argument("--target", choices=tuple(PLANS), default=os.environ.get("CHAOS_TARGET", "local"))
     ap.add_argument("--rate", type=float, default=float(os.environ.get("CHAOS_LOAD_RATE", 20)),
                     help="loadgen orders/s during each experiment (default 20)")
     ap.add_argument("--out", type=Path, help="report directory (default chaos/reports/<date>)")
     ap.add_argument("--list", action="store_true", help="print the plan and exit")
     args = ap.parse_args(argv)
 
-    plan = PLAN if args.target == "local" else K8S_PLAN
-    exp_dir = HERE / ("experiments" if args.target == "local" else "k8s")
+    plan, sub = PLANS[args.target]
+    exp_dir = HERE / sub
     if args.quick:
         plan = [e for e in plan if e.get("quick")]
     if args.only:

@@ -18,7 +18,7 @@ export PYTHONPATH="$repo/chaos${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 
 fail=0 count=0
-for f in chaos/experiments/*.yaml chaos/k8s/*.yaml; do
+for f in chaos/experiments/*.yaml chaos/k8s/*.yaml chaos/msk/*.yaml; do
   count=$((count + 1))
   if out=$("$venv/bin/chaos" --no-log-file validate "$f" 2>&1); then
     echo "valid: $f"

@@ -19,6 +19,7 @@ import run as runner  # noqa: E402  chaos/run.py
 
 EXPERIMENTS = sorted((REPO / "chaos" / "experiments").glob("*.yaml"))
 K8S = sorted((REPO / "chaos" / "k8s").glob("*.yaml"))
+MSK = sorted((REPO / "chaos" / "msk").glob("*.yaml"))
 
 
 # ---------------------------------------------------------------- metrics
@@ -288,7 +289,7 @@ def test_summarize_and_write_report(tmp_path):
 
 # ---------------------------------------------------------------- the experiment files themselves
 
-@pytest.mark.parametrize("path", EXPERIMENTS + K8S, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", EXPERIMENTS + K8S + MSK, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_experiment_shape(path):
     e = yaml.safe_load(path.read_text())
     probes = [p["name"] for p in e["steady-state-hypothesis"]["probes"]]
@@ -318,6 +319,8 @@ def test_runner_plan_matches_files():
         assert (REPO / "chaos" / "experiments" / e["file"]).exists()
     for e in runner.K8S_PLAN:
         assert (REPO / "chaos" / "k8s" / e["file"]).exists()
+    for e in runner.MSK_PLAN:
+        assert (REPO / "chaos" / "msk" / e["file"]).exists()
     quick = {e["id"][:2] for e in runner.PLAN if e.get("quick")}
     # make test: 8 and 9 are the network faults that catch hangs.
     assert {"01", "02", "04", "08", "09"} <= quick and not {"07", "10"} & quick
@@ -461,3 +464,36 @@ def test_hold_fault_waits_until_the_window_ends(monkeypatch):
     assert window.hold_fault(0.1)["held_s"] == 0  # already past
     monkeypatch.delitem(control._run, "first_inject_at")
     assert window.hold_fault(0.05)["held_s"] == 0.05
+
+
+# ---------------------------------------------------------------- the MSK variant of 02
+
+def test_msk_variant_reboots_through_chaostoolkit_aws_and_keeps_02s_hypothesis():
+    assert [p.name for p in MSK] == ["02-broker-reboot.yaml"]
+    msk = yaml.safe_load(MSK[0].read_text())
+    local = yaml.safe_load((REPO / "chaos/experiments/02-broker-reboot.yaml").read_text())
+    inject = [a for a in msk["method"] if a["name"].startswith("inject-")]
+    assert [(a["provider"]["module"], a["provider"]["func"]) for a in inject] == [
+        ("chaosaws.msk.actions", "reboot_msk_broker")]
+    assert inject[0]["provider"]["arguments"] == {"cluster_arn": "${msk_cluster_arn}", "broker_ids": "${msk_broker_ids}"}
+    assert msk["configuration"]["msk_cluster_arn"]["key"] == "CHAOS_MSK_CLUSTER_ARN"
+    assert msk["configuration"]["msk_broker_ids"]["env_var_type"] == "json"
+    # The same hypothesis as the local 02 (the original's offline-partition check and verify).
+    assert msk["steady-state-hypothesis"] == local["steady-state-hypothesis"]
+    assert msk["runtime"]["hypothesis"]["strategy"] == "continuously"
+
+
+def test_wait_cluster_active_sees_the_reboot_through(monkeypatch):
+    from pokeflow_chaos import msk
+    states = iter(["ACTIVE", "REBOOTING_BROKER", "REBOOTING_BROKER", "ACTIVE"])
+    monkeypatch.setattr(msk, "_state", lambda arn, c, s: next(states))
+    out = msk.wait_cluster_active("arn:x", interval_s=0)
+    assert out["states"] == ["ACTIVE", "REBOOTING_BROKER", "ACTIVE"] and out["reboot_seen"]
+    monkeypatch.setattr(msk, "_state", lambda arn, c, s: "FAILED")
+    with pytest.raises(ActivityFailed, match="FAILED"):
+        msk.wait_cluster_active("arn:x", interval_s=0)
+    monkeypatch.setattr(msk, "_state", lambda arn, c, s: "REBOOTING_BROKER")
+    with pytest.raises(ActivityFailed, match="not ACTIVE again"):
+        msk.wait_cluster_active("arn:x", timeout_s=0.05, interval_s=0.01)
+    with pytest.raises(ActivityFailed, match="CHAOS_MSK_CLUSTER_ARN"):
+        msk.wait_cluster_active("")
