@@ -55,6 +55,9 @@ K8S_PLAN = [
     {"id": "04-two-brokers-down", "file": "04-two-brokers-down.yaml", "quick": True},
     {"id": "05-consumers-disrupted", "file": "05-consumers-disrupted.yaml"},
     {"id": "06-postgres-restart", "file": "06-postgres-restart.yaml"},
+    # Through the chart's Toxiproxy (chaos.toxiproxy.enabled sets CHAOS_TOXIPROXY_HOST).
+    {"id": "07-postgres-latency", "file": "07-postgres-latency.yaml", "needs": "CHAOS_TOXIPROXY_HOST"},
+    {"id": "08-postgres-blackhole", "file": "08-postgres-blackhole.yaml", "needs": "CHAOS_TOXIPROXY_HOST"},
 ]
 # Against a real Amazon MSK cluster (chaostoolkit-aws); chaos/README.md says how.
 MSK_PLAN = [
@@ -172,9 +175,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     plan, sub = PLANS[args.target]
-    exp_dir = HERE / sub
+    plan, exp_dir = list(plan), HERE / sub
     if args.quick:
         plan = [e for e in plan if e.get("quick")]
+    for e in [e for e in plan if e.get("needs") and not os.environ.get(e["needs"])]:
+        log(f"{e['id']}: skipped, {e['needs']} is not set (see chaos/README.md)")
+        plan.remove(e)
     if args.only:
         plan = [e for e in plan if any(e["id"].startswith(p) for p in args.only)]
         if not plan:

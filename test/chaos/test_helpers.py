@@ -310,7 +310,10 @@ def test_k8s_variants_fault_through_chaostoolkit_kubernetes():
         e = yaml.safe_load(path.read_text())
         assert not [a for a in e["method"] if a["provider"]["type"] == "process"], path.name
         mods = {a["provider"].get("module") for a in e["method"]}
-        if path.name != "01-poison-message.yaml":
+        if "toxiproxy" in e["tags"]:  # network faults through the chart's Toxiproxy Service
+            assert "chaostoxi.toxic.actions" in mods and e["configuration"]["toxiproxy_host"]["key"] == "CHAOS_TOXIPROXY_HOST"
+            assert "127.0.0.1" not in path.read_text(), path.name
+        elif path.name != "01-poison-message.yaml":
             assert "chaosk8s.pod.actions" in mods, path.name
 
 

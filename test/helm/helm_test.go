@@ -375,17 +375,25 @@ func TestChaos(t *testing.T) {
 	}
 
 	// The Kubernetes variants (pod termination), verbatim, and nothing else: chaos/experiments
-	// drive scripts/stack.sh, which does not exist in the cluster.
+	// drive scripts/stack.sh, which does not exist in the cluster. Those whose faults go
+	// through Toxiproxy only when the chart deploys it (TestChaosToxiproxy).
 	cm := byName[corev1.ConfigMap](t, objs, "rel-pokeflow-chaos-experiments")
 	files, _ := filepath.Glob(filepath.Join(chart, "files/chaos-k8s/*.yaml"))
 	repoFiles, _ := filepath.Glob("../../chaos/k8s/*.yaml")
 	if len(files) == 0 || len(files) != len(repoFiles) {
 		t.Fatalf("files/chaos-k8s must link to chaos/k8s: %d files there, %d in chaos/k8s", len(files), len(repoFiles))
 	}
-	if len(cm.Data) != len(files) {
-		t.Errorf("experiments ConfigMap holds %d files, chaos/k8s has %d", len(cm.Data), len(files))
-	}
+	var podFaults []string
 	for _, f := range files {
+		if data, _ := os.ReadFile(f); !strings.Contains(string(data), "chaostoxi.") {
+			podFaults = append(podFaults, f)
+		}
+	}
+	if len(cm.Data) != len(podFaults) || len(podFaults) == len(files) {
+		t.Errorf("experiments ConfigMap holds %d files; chaos/k8s has %d, %d of them without Toxiproxy",
+			len(cm.Data), len(files), len(podFaults))
+	}
+	for _, f := range podFaults {
 		want, _ := os.ReadFile(f)
 		got := cm.Data[filepath.Base(f)]
 		if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
@@ -460,6 +468,78 @@ func TestChaos(t *testing.T) {
 			if matches != (d.Name == "rel-pokeflow-"+role) {
 				t.Errorf("selector %q matches deployment %s: %v", sel, d.Name, matches)
 			}
+		}
+	}
+}
+
+// Toxiproxy in front of PostgreSQL for chaos/k8s/07 and 08: the roles' database traffic goes
+// through it, the chaos Job drives its API and verifies against PostgreSQL directly, and the
+// migration hook (which runs before the proxy exists) connects directly too.
+func TestChaosToxiproxy(t *testing.T) {
+	objs := render(t, "chaos-toxiproxy.yaml")
+	if len(all[corev1.Service](objs)) == 0 {
+		t.Fatal("no Services rendered")
+	}
+	d := byName[appsv1.Deployment](t, objs, "rel-pokeflow-toxiproxy")
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.Image != "pokeflow-chaos:0.1.0" || !slices.Equal(c.Command, []string{"/usr/local/bin/toxiproxy-server"}) {
+		t.Errorf("toxiproxy runs toxiproxy-server from the chaos image, got %s %v", c.Image, c.Command)
+	}
+	if !slices.Equal(c.Args, []string{"-host", "0.0.0.0", "-port", "8474", "-config", "/etc/toxiproxy/proxies.json"}) {
+		t.Errorf("toxiproxy args: %v", c.Args)
+	}
+	if *d.Spec.Replicas != 1 || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/version" {
+		t.Errorf("toxiproxy: one replica, ready when its API answers")
+	}
+	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("toxiproxy must have a read-only root filesystem")
+	}
+	cm := byName[corev1.ConfigMap](t, objs, "rel-pokeflow-toxiproxy")
+	if want := `"listen": "0.0.0.0:6432", "upstream": "pg.db:6432"`; !strings.Contains(cm.Data["proxies.json"], want) {
+		t.Errorf("proxies.json must proxy PostgreSQL (%s): %s", want, cm.Data["proxies.json"])
+	}
+	svc := byName[corev1.Service](t, objs, "rel-pokeflow-toxiproxy")
+	ports := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		ports[p.Name] = p.Port
+	}
+	if ports["api"] != 8474 || ports["pg"] != 6432 {
+		t.Errorf("toxiproxy Service ports: %v", ports)
+	}
+	for _, role := range roles {
+		rc := byName[appsv1.Deployment](t, objs, "rel-pokeflow-"+role).Spec.Template.Spec.Containers[0]
+		if e, _ := envOf(rc, "POKEFLOW_PG_HOST"); e.Value != "rel-pokeflow-toxiproxy" {
+			t.Errorf("%s must reach PostgreSQL through Toxiproxy, POKEFLOW_PG_HOST = %q", role, e.Value)
+		}
+	}
+	for _, j := range all[batchv1.Job](objs) {
+		if j.Name == "rel-pokeflow-hook" {
+			if e, i := envOf(j.Spec.Template.Spec.Containers[0], "POKEFLOW_PG_HOST"); i >= 0 {
+				t.Errorf("the migration hook runs before Toxiproxy exists: it must connect directly, got %q", e.Value)
+			}
+		}
+	}
+	_, env := chaosContainer(t, objs, "rel-pokeflow-chaos-1")
+	wantEnv(t, env, map[string]string{
+		"CHAOS_TOXIPROXY_HOST": "rel-pokeflow-toxiproxy",
+		"CHAOS_TOXIPROXY_PORT": "8474",
+		"POKEFLOW_PG_HOST":     "pg.db", // verify reads the database itself, not through the fault
+		"EXPERIMENTS":          "08-postgres-blackhole.yaml 07-postgres-latency.yaml",
+	})
+	exp := byName[corev1.ConfigMap](t, objs, "rel-pokeflow-chaos-experiments")
+	for _, f := range []string{"07-postgres-latency.yaml", "08-postgres-blackhole.yaml"} {
+		want, _ := os.ReadFile(filepath.Join("../../chaos/k8s", f))
+		if len(want) == 0 || strings.TrimSpace(exp.Data[f]) != strings.TrimSpace(string(want)) {
+			t.Errorf("%s must be packaged verbatim when chaos.toxiproxy.enabled", f)
+		}
+		if !strings.Contains(exp.Data[f], "chaostoxi.") || strings.Contains(exp.Data[f], "127.0.0.1") {
+			t.Errorf("%s: not a Kubernetes Toxiproxy variant", f)
+		}
+	}
+	// Off by default: no proxy, no rerouting.
+	for _, o := range render(t, "chaos.yaml") {
+		if m, ok := o.Obj.(metav1.Object); ok && strings.Contains(m.GetName(), "toxiproxy") {
+			t.Errorf("toxiproxy rendered without chaos.toxiproxy.enabled: %s", m.GetName())
 		}
 	}
 }

@@ -239,6 +239,11 @@ containers:
       {{- include "pokeflow.roleArgs" . | nindent 6 }}
     env:
       {{- include "pokeflow.env" (dict "root" .root "token" (has .role (list "api" "updater")) "secret" (include "pokeflow.secretName" .root)) | trim | nindent 6 }}
+      {{- if $v.chaos.toxiproxy.enabled }}
+      # PostgreSQL through the chaos Toxiproxy (templates/toxiproxy.yaml), for network faults.
+      - name: POKEFLOW_PG_HOST
+        value: {{ printf "%s-toxiproxy" (include "pokeflow.fullname" .root) | quote }}
+      {{- end }}
       {{- with $r.env }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
