@@ -98,3 +98,29 @@ def wait_metric(url: str, metric: str, above: float = None, at_most: float = Non
             raise ActivityFailed(f"{metric} did not become {want} within {timeout_s}s "
                                  f"(last value {last}{'; ' + err if err else ''})")
         time.sleep(interval_s)
+
+
+def wait_metric_increase(url: str, metric: str, by: float = 1, timeout_s: float = 120,
+                         interval_s: float = 1.0) -> dict:
+    """Poll url until the counter `metric` has grown by at least `by` since the first look
+    (work is being done again, e.g. the relay publishing). A gauge can freeze at a stale value
+    when the loop that sets it is stuck; a counter that moves cannot. Raises ActivityFailed on
+    timeout, naming the first and last values."""
+    start = time.time()
+    first: Optional[float] = None
+    last: Optional[float] = None
+    err = ""
+    while True:
+        try:
+            last = total(scrape(url), metric)
+            err = "" if last is not None else f"{metric} not exposed at {url}"
+        except OSError as e:
+            err = f"{url}: {e}"
+        if first is None and last is not None:
+            first = last
+        if first is not None and last is not None and last - first >= by:
+            return {"metric": metric, "from": first, "to": last, "waited_s": round(time.time() - start, 1)}
+        if time.time() - start >= timeout_s:
+            raise ActivityFailed(f"{metric} did not grow by {by} within {timeout_s}s "
+                                 f"(from {first} to {last}{'; ' + err if err else ''})")
+        time.sleep(interval_s)

@@ -500,3 +500,30 @@ def test_wait_cluster_active_sees_the_reboot_through(monkeypatch):
         msk.wait_cluster_active("arn:x", timeout_s=0.05, interval_s=0.01)
     with pytest.raises(ActivityFailed, match="CHAOS_MSK_CLUSTER_ARN"):
         msk.wait_cluster_active("")
+
+
+def test_wait_metric_increase_needs_the_counter_to_move(tmp_path):
+    import http.server
+    import threading
+    values = iter([5, 5, 7, 30] + [30] * 100)
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"c_total {next(values)}\n".encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/metrics"
+        out = metrics.wait_metric_increase(url, "c_total", by=20, timeout_s=5, interval_s=0.01)
+        assert out["from"] == 5 and out["to"] == 30
+        with pytest.raises(ActivityFailed, match="did not grow by 1"):
+            metrics.wait_metric_increase(url, "c_total", by=1, timeout_s=0.2, interval_s=0.01)
+    finally:
+        srv.shutdown()
