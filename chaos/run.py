@@ -161,6 +161,10 @@ def run_experiment(entry: dict, exp_dir: Path, run_dir: Path, args) -> None:
                            timeout=EXPERIMENT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             log(f"{entry['id']}: killed after {EXPERIMENT_TIMEOUT_S}s")
+    # A chaos run that crashed or was killed never ran its after-experiment control.
+    from pokeflow_chaos.control import reap_loadgen
+    if (pid := reap_loadgen(wd)) is not None:
+        log(f"{entry['id']}: stopped the loadgen (pid {pid}) the chaos run left behind")
 
 
 def main(argv=None) -> int:

@@ -107,6 +107,9 @@ def before_experiment_control(context, workdir: str, load_rate: float = 20,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as e:
         raise InterruptExecution(f"cannot start the loadgen ({' '.join(args)}): {e}")
+    # If this `chaos run` dies without its after-experiment control, the runner stops the
+    # loadgen from this file (reap_loadgen).
+    (wd / "loadgen.pid").write_text(f"{proc.pid}\n")
     time.sleep(1.0)
     if proc.poll() is not None:
         raise InterruptExecution(f"the loadgen exited at once with {proc.returncode}: read {wd / 'loadgen.log'}")
@@ -146,8 +149,39 @@ def after_experiment_control(context, state=None, **kwargs) -> None:
     _run["stop"].set()
     _run["thread"].join(timeout=5)
     _run["log"].close()
+    (wd / "loadgen.pid").unlink(missing_ok=True)
     _event(wd, kind="phase", name="experiment", phase="end", loadgen_exit=proc.returncode)
     _run.clear()
+
+
+def reap_loadgen(workdir: Path, timeout_s: float = 60) -> Optional[int]:
+    """Stop a loadgen left running by a `chaos run` that died before its after-experiment
+    control (SIGTERM, then SIGKILL). Only a process whose command line is this workdir's
+    loadgen is signalled. Returns its pid, or None when there was none."""
+    f = Path(workdir) / "loadgen.pid"
+    try:
+        pid = int(f.read_text().strip())
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        f.unlink(missing_ok=True)
+        return None
+    if "--role=loadgen" not in cmd or f"--ledger={Path(workdir) / 'ledger.csv'}" not in cmd:
+        f.unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + timeout_s
+    while Path(f"/proc/{pid}").exists() and time.time() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break  # exited; its parent (the dead chaos run) is gone, init reaps it
+        except (OSError, IndexError):
+            break
+        time.sleep(0.2)
+    else:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+    f.unlink(missing_ok=True)
+    return pid
 
 
 def _activity_event(context, phase: str, state=None) -> None:

@@ -75,10 +75,28 @@ def slow_links(proxies: List[str], rate_kb_s: int, latency_ms: int = 0, jitter_m
 
 # ---------------------------------------------------------------- leadership
 
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode (UTF-16 code units, 32-bit wrap-around), as Kafka hashes group ids."""
+    h = 0
+    data = s.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i:i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def offsets_partition(group: str, partitions: int) -> int:
+    """The __consumer_offsets partition whose leader coordinates `group` (Kafka's
+    Utils.abs(groupId.hashCode) % offsets.topic.num.partitions)."""
+    return (java_string_hash(group) & 0x7FFFFFFF) % partitions
+
+
 def leadership(bootstrap_servers: str, topics, groups=(), timeout_s: float = 20) -> dict:
     """Who leads each partition of `topics` (and its ISR), and which broker coordinates each
-    consumer group, from cluster metadata. Works while one broker is cut off: the admin client
-    asks whichever broker answers. Raises ActivityFailed when no broker answers in time."""
+    consumer group (the leader of its __consumer_offsets partition), from one cluster metadata
+    request. Works while one broker is cut off: the client asks a broker that answers, and no
+    request is left in flight to the cut one (an admin request pending there when the client
+    is destroyed crashed librdkafka's Python client, so coordinators are derived, not asked).
+    Raises ActivityFailed when no broker answers in time."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
@@ -87,7 +105,6 @@ def leadership(bootstrap_servers: str, topics, groups=(), timeout_s: float = 20)
     if isinstance(groups, str):
         groups = [g.strip() for g in groups.split(",") if g.strip()]
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    start = time.time()
     try:
         md = admin.list_topics(timeout=timeout_s)
     except KafkaException as e:
@@ -100,17 +117,12 @@ def leadership(bootstrap_servers: str, topics, groups=(), timeout_s: float = 20)
             continue
         out["partitions"][t] = {str(p): {"leader": pm.leader, "replicas": list(pm.replicas), "isr": list(pm.isrs)}
                                 for p, pm in sorted(tm.partitions.items())}
-    if groups:
-        left = max(1.0, timeout_s - (time.time() - start))
-        try:
-            futures = admin.describe_consumer_groups(list(groups), request_timeout=left)
-            for g, fut in futures.items():
-                try:
-                    out["coordinators"][g] = fut.result(timeout=left + 5).coordinator.id
-                except Exception as e:  # noqa: BLE001 - a cut coordinator may not answer; say so
-                    out["coordinators"][g] = f"unknown ({e.__class__.__name__})"
-        except Exception as e:  # noqa: BLE001
-            out["coordinators"] = {g: f"unknown ({e})" for g in groups}
+    offsets = md.topics.get("__consumer_offsets")
+    for g in groups:
+        if offsets is None or not offsets.partitions:
+            out["coordinators"][g] = "unknown (no __consumer_offsets metadata)"
+            continue
+        out["coordinators"][g] = offsets.partitions[offsets_partition(g, len(offsets.partitions))].leader
     return out
 
 

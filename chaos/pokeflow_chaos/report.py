@@ -250,8 +250,9 @@ def chart(workdir: Path, out: Path, title: str) -> bool:
     axes[0].set_ylabel("throughput")
     x, ys = latency_quantiles(samples)
     for q, color in ((0.5, "tab:cyan"), (0.99, "tab:brown")):
-        pts = [(t, v) for t, v in zip(x, ys[q]) if v is not None]
-        if pts:
+        # No answer completed in an interval: a gap (NaN), not a line across the outage.
+        pts = [(t, float("nan") if v is None else v) for t, v in zip(x, ys[q])]
+        if any(v == v for _, v in pts):
             axes[1].plot(rel([p[0] for p in pts]), [p[1] for p in pts], label=f"POST p{int(q * 100)} (loadgen)", color=color)
     axes[1].set_ylabel("latency (s)")
     for role, color in (("fraud", "tab:blue"), ("updater", "tab:orange")):

@@ -527,3 +527,36 @@ def test_wait_metric_increase_needs_the_counter_to_move(tmp_path):
             metrics.wait_metric_increase(url, "c_total", by=1, timeout_s=0.2, interval_s=0.01)
     finally:
         srv.shutdown()
+
+
+def test_group_coordinator_partition_matches_kafka():
+    # Java: "poke-order-consumer".hashCode() etc.; Kafka: Utils.abs(hash) % partitions.
+    assert net.java_string_hash("") == 0
+    assert net.java_string_hash("a") == 97
+    assert net.java_string_hash("hello") == 99162322
+    assert net.java_string_hash("polygenelubricants") == -2147483648  # Integer.MIN_VALUE
+    assert net.offsets_partition("polygenelubricants", 50) == 0
+    assert net.offsets_partition("hello", 12) == 99162322 % 12
+
+
+def test_reap_loadgen_stops_only_this_workdirs_loadgen(tmp_path):
+    import subprocess
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    # Stand-ins whose command lines look like the control's loadgen (this workdir's, another's).
+    p = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)", "--role=loadgen",
+                          f"--ledger={wd / 'ledger.csv'}"])
+    other = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)", "--role=loadgen",
+                              "--ledger=/elsewhere/ledger.csv"])
+    try:
+        (wd / "loadgen.pid").write_text(f"{other.pid}\n")
+        assert control.reap_loadgen(wd) is None and other.poll() is None  # not ours: untouched
+        (wd / "loadgen.pid").write_text(f"{p.pid}\n")
+        assert control.reap_loadgen(wd, timeout_s=10) == p.pid
+        assert p.wait(timeout=10) is not None and not (wd / "loadgen.pid").exists()
+        assert control.reap_loadgen(wd) is None
+    finally:
+        for proc in (p, other):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
