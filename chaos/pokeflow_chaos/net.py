@@ -86,8 +86,10 @@ def java_string_hash(s: str) -> int:
 
 def offsets_partition(group: str, partitions: int) -> int:
     """The __consumer_offsets partition whose leader coordinates `group` (Kafka's
-    Utils.abs(groupId.hashCode) % offsets.topic.num.partitions)."""
-    return (java_string_hash(group) & 0x7FFFFFFF) % partitions
+    Utils.abs(groupId.hashCode) % offsets.topic.num.partitions; Utils.abs maps
+    Integer.MIN_VALUE to 0)."""
+    h = java_string_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 def leadership(bootstrap_servers: str, topics, groups=(), timeout_s: float = 20) -> dict:

@@ -537,6 +537,10 @@ def test_group_coordinator_partition_matches_kafka():
     assert net.java_string_hash("polygenelubricants") == -2147483648  # Integer.MIN_VALUE
     assert net.offsets_partition("polygenelubricants", 50) == 0
     assert net.offsets_partition("hello", 12) == 99162322 % 12
+    # A negative hash: Math.abs, not a sign-bit mask (checked against a live cluster's
+    # DescribeGroups: order-updater lives on __consumer_offsets partition 6 of 12).
+    assert net.java_string_hash("order-updater") == -1655694006
+    assert net.offsets_partition("order-updater", 12) == 6
 
 
 def test_reap_loadgen_stops_only_this_workdirs_loadgen(tmp_path):
