@@ -56,21 +56,25 @@ def cut_partition_leader(topic: str, partition: int = 0, configuration: Configur
 
 
 def slow_links(proxies: List[str], rate_kb_s: int, latency_ms: int = 0, jitter_ms: int = 0,
-               configuration: Configuration = None) -> dict:
-    """A slow link on each proxy: every connection limited to rate_kb_s KB/s each way, and
+               streams: str = "downstream", configuration: Configuration = None) -> dict:
+    """A slow link on each proxy: every connection limited to rate_kb_s KB/s in `streams`
+    ("downstream": server to client, where fetch responses flow; "upstream"; or "both"), and
     replies delayed by latency_ms +- jitter_ms."""
     if isinstance(proxies, str):
         proxies = [p.strip() for p in proxies.split(",") if p.strip()]
     if int(rate_kb_s) <= 0:
         raise ActivityFailed("rate_kb_s must be > 0 (Toxiproxy treats 0 as unlimited)")
+    directions = {"downstream": ("downstream",), "upstream": ("upstream",), "both": ("upstream", "downstream")}
+    if streams not in directions:
+        raise ActivityFailed(f"streams must be one of {sorted(directions)}, got '{streams}'")
     for p in proxies:
-        for stream in ("upstream", "downstream"):
+        for stream in directions[streams]:
             _toxic(p, f"{SLOW}-bandwidth-{stream}", "bandwidth", stream, {"rate": int(rate_kb_s)}, configuration)
         if int(latency_ms) or int(jitter_ms):
             _toxic(p, f"{SLOW}-latency", "latency", "downstream",
                    {"latency": int(latency_ms), "jitter": int(jitter_ms)}, configuration)
-    return {"proxies": list(proxies), "rate_kb_s": int(rate_kb_s), "latency_ms": int(latency_ms),
-            "jitter_ms": int(jitter_ms)}
+    return {"proxies": list(proxies), "rate_kb_s": int(rate_kb_s), "streams": streams,
+            "latency_ms": int(latency_ms), "jitter_ms": int(jitter_ms)}
 
 
 # ---------------------------------------------------------------- leadership
