@@ -152,3 +152,49 @@ def find_message(bootstrap_servers: str, topic: str, needle: str, timeout_s: flo
                              f"({seen} messages read)")
     finally:
         c.close()
+
+
+def group_lag(bootstrap_servers: str, group_id: str, topic: str, timeout_s: float = 10) -> list:
+    """Per partition of topic: messages between the group's committed offset and the log end
+    (the whole log when nothing is committed), as chaostoolkit-kafka's lag probe counts them,
+    but returned as numbers."""
+    c = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        md = c.list_topics(topic, timeout=timeout_s)
+        t = md.topics.get(topic)
+        if t is None or t.error is not None:
+            raise KafkaException(t.error if t else KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))
+        out = []
+        for p in c.committed([TopicPartition(topic, p) for p in sorted(t.partitions)], timeout=timeout_s):
+            lo, hi = c.get_watermark_offsets(p, timeout=timeout_s, cached=False)
+            out.append(hi - p.offset if p.offset >= 0 else hi - lo)
+        return out
+    finally:
+        c.close()
+
+
+def wait_lag(bootstrap_servers: str, group_id: str, topic: str, at_least: int = None, under: int = None,
+             timeout_s: float = 120, interval_s: float = 2) -> dict:
+    """Poll group_lag until some partition's lag is at least `at_least` (the group fell behind)
+    or every partition's is under `under` (it caught up). Returns the lags seen over time and
+    the highest; raises ActivityFailed on timeout, naming the last lags."""
+    if (at_least is None) == (under is None):
+        raise ActivityFailed("wait_lag needs exactly one of at_least / under")
+    start = time.time()
+    seen, peak, last = [], 0, None
+    while True:
+        try:
+            last = group_lag(bootstrap_servers, group_id, topic)
+            seen.append([round(time.time() - start, 1), last])
+            peak = max([peak, *last])
+            if (at_least is not None and max(last, default=0) >= int(at_least)) or \
+                    (under is not None and all(l < int(under) for l in last)):
+                return {"group": group_id, "lags": last, "peak": peak, "seen": seen[-10:],
+                        "waited_s": round(time.time() - start, 1)}
+        except Exception as e:  # noqa: BLE001 - a slow or partly cut cluster; keep trying
+            last = f"error: {e}"
+        if time.time() - start >= timeout_s:
+            want = f"some partition >= {at_least}" if at_least is not None else f"every partition < {under}"
+            raise ActivityFailed(f"lag of {group_id} on {topic} not {want} within {timeout_s}s "
+                                 f"(last {last}, peak {peak})")
+        time.sleep(interval_s)

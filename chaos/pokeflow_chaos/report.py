@@ -320,9 +320,25 @@ def leadership_note(journal: Optional[dict]) -> Optional[str]:
     return "leadership: " + "; ".join(parts)
 
 
+def measured_notes(journal: Optional[dict]) -> list:
+    """What the method's measuring probes saw, one line each: the API watched during a fault
+    (pokeflow_chaos.api.watch_requests) and a consumer group's lag (kafka.wait_lag)."""
+    out = []
+    for r in (journal or {}).get("run") or []:
+        name, o = r["activity"]["name"], r.get("output")
+        if r.get("status") != "succeeded" or not isinstance(o, dict):
+            continue
+        if "requests" in o and "statuses" in o:
+            codes = ", ".join(f"{k}×{v}" for k, v in sorted(o["statuses"].items()))
+            out.append(f"{name}: {o['requests']} requests ({codes}), median {o.get('median_s')} s, max {o.get('max_s')} s")
+        elif "peak" in o and "lags" in o:
+            out.append(f"{name}: {o.get('group')} lag per partition {o['lags']} (peak {o['peak']}) after {o.get('waited_s')} s")
+    return out
+
+
 def observations(journal: Optional[dict]) -> list:
     """Facts the report states beside the verdict, one line each (add new kinds here)."""
-    return [n for n in (leadership_note(journal),) if n]
+    return [n for n in (leadership_note(journal), *measured_notes(journal)) if n]
 
 
 def summarize(workdir: Path, entry: dict) -> dict:

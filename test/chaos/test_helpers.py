@@ -454,6 +454,15 @@ def test_leadership_note_in_the_report():
     assert res_obs == [note]
 
 
+def test_measured_notes_state_what_the_method_saw():
+    runs = [_run("api-answers-503", output={"requests": 5, "statuses": {"503": 4, "None": 1}, "median_s": 5.0, "max_s": 10.0}),
+            _run("fraud-lag-rises", output={"group": "g", "lags": [3, 30, 2], "peak": 30, "waited_s": 6.0}),
+            _run("failed-one", status="failed", output={"requests": 1, "statuses": {}})]
+    notes = report.measured_notes(_journal(runs=runs))
+    assert notes == ["api-answers-503: 5 requests (503×4, None×1), median 5.0 s, max 10.0 s",
+                     "fraud-lag-rises: g lag per partition [3, 30, 2] (peak 30) after 6.0 s"]
+
+
 def test_slow_links_refuses_a_zero_rate():
     with pytest.raises(ActivityFailed, match="unlimited"):
         net.slow_links(["kafka-1"], 0)
@@ -564,3 +573,17 @@ def test_reap_loadgen_stops_only_this_workdirs_loadgen(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_wait_lag_needs_one_bound_and_names_the_last_lags(monkeypatch):
+    from pokeflow_chaos import kafka
+    with pytest.raises(ActivityFailed, match="exactly one"):
+        kafka.wait_lag("b", "g", "t")
+    seq = iter([[0, 1, 0], [3, 30, 2], [0, 0, 0]])
+    monkeypatch.setattr(kafka, "group_lag", lambda b, g, t: next(seq))
+    out = kafka.wait_lag("b", "g", "t", at_least=25, interval_s=0)
+    assert out["lags"] == [3, 30, 2] and out["peak"] == 30
+    assert kafka.wait_lag("b", "g", "t", under=5, interval_s=0)["lags"] == [0, 0, 0]
+    monkeypatch.setattr(kafka, "group_lag", lambda b, g, t: [1, 2, 3])
+    with pytest.raises(ActivityFailed, match=r"not some partition >= 25 .*last \[1, 2, 3\], peak 3"):
+        kafka.wait_lag("b", "g", "t", at_least=25, timeout_s=0.05, interval_s=0.01)
