@@ -326,6 +326,13 @@ def measured_notes(journal: Optional[dict]) -> list:
     out = []
     for r in (journal or {}).get("run") or []:
         name, o = r["activity"]["name"], r.get("output")
+        if r.get("status") == "failed" and r.get("exception"):
+            # Chaos Toolkit keeps the traceback as a list of lines; the last one says why.
+            why = " ".join(str(r["exception"][-1]).split())
+            while why.startswith("chaoslib.exceptions.ActivityFailed: "):
+                why = why.removeprefix("chaoslib.exceptions.ActivityFailed: ")
+            out.append(f"{name} failed: {why[:400]}")
+            continue
         if r.get("status") != "succeeded" or not isinstance(o, dict):
             continue
         if "requests" in o and "statuses" in o:

@@ -458,9 +458,11 @@ def test_measured_notes_state_what_the_method_saw():
     runs = [_run("api-answers-503", output={"requests": 5, "statuses": {"503": 4, "None": 1}, "median_s": 5.0, "max_s": 10.0}),
             _run("fraud-lag-rises", output={"group": "g", "lags": [3, 30, 2], "peak": 30, "waited_s": 6.0}),
             _run("failed-one", status="failed", output={"requests": 1, "statuses": {}})]
+    runs[2]["exception"] = ["Traceback ...\n", "chaoslib.exceptions.ActivityFailed: 1 of 5 answers: the api hangs\n"]
     notes = report.measured_notes(_journal(runs=runs))
     assert notes == ["api-answers-503: 5 requests (503×4, None×1), median 5.0 s, max 10.0 s",
-                     "fraud-lag-rises: g lag per partition [3, 30, 2] (peak 30) after 6.0 s"]
+                     "fraud-lag-rises: g lag per partition [3, 30, 2] (peak 30) after 6.0 s",
+                     "failed-one failed: 1 of 5 answers: the api hangs"]
 
 
 def test_slow_links_refuses_a_zero_rate():
