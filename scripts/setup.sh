@@ -4,7 +4,8 @@
 #
 #   1. Debian packages (apt-get update + install, only when one is missing; root or sudo)
 #   2. static librdkafka + libpq (scripts/build-deps.sh, once per machine, in the cache)
-#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh from scripts/, where present
+#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh, web-install.sh, test-venv.sh from
+#      scripts/, where present
 #
 # Runs unattended (CI=true, no stdin). Caches live in $POKEFLOW_CACHE (see scripts/common.sh).
 set -euo pipefail
@@ -25,6 +26,8 @@ PACKAGES=(
   # local stack, tests, load
   postgresql-15 postgresql-contrib openjdk-17-jre-headless maven kcat prometheus wrk
   python3-venv jq curl ca-certificates procps iproute2 util-linux postgresql-client-15
+  # browser tests of the api's pages (driven headless by playwright-core, see scripts/web-install.sh)
+  chromium
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
@@ -57,7 +60,7 @@ fi
 deps_prefix=$("$here/build-deps.sh" --print-prefix)
 
 # --- 3. installers owned by other parts of the project -------------------------------------
-for step in kafka-install chaos-venv helm-install; do
+for step in kafka-install chaos-venv helm-install web-install test-venv; do
   script=$here/$step.sh
   if [[ -x $script ]]; then
     pf_log "running scripts/$step.sh"
