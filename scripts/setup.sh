@@ -70,9 +70,11 @@ for step in kafka-install chaos-venv helm-install web-install test-venv; do
   fi
 done
 
+web_modules=$("$here/web-install.sh" --print-dir)
 cat <<EOF
 pokeflow setup done
   cache         $POKEFLOW_CACHE
   static deps   $deps_prefix
-  configure     cmake -G Ninja -B build -DPOKEFLOW_DEPS_PREFIX=$deps_prefix
+  web packages  $web_modules
+  configure     cmake -G Ninja -B build -DPOKEFLOW_DEPS_PREFIX=$deps_prefix -DPOKEFLOW_WEB_MODULES=$web_modules
 EOF

@@ -43,7 +43,11 @@ void check_name(const rapidjson::Value& obj, const char* key, std::string& out, 
     errs.push_back({{"body", key}, "ensure this value is not empty", "value_error.any_str.min_length"});
     return;
   }
-  if (s.size() > max_name_length) {
+  // Characters (code points), as the message says and FastAPI counted: UTF-8 continuation
+  // bytes (10xxxxxx) do not start one.
+  std::size_t chars = 0;
+  for (unsigned char ch : s) chars += (ch & 0xC0) != 0x80;
+  if (chars > max_name_length) {
     errs.push_back({{"body", key},
                     "ensure this value has at most " + std::to_string(max_name_length) + " characters",
                     "value_error.any_str.max_length"});
