@@ -135,9 +135,18 @@ std::variant<order_state, validation_errors> parse_state_update(std::string_view
   validation_errors errs;
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     std::string_view k(it->name.GetString(), it->name.GetStringLength());
-    if (k != "state" && k != "id" && k != "user_id" && k != "pokemon" && k != "country" && k != "price" &&
-        k != "timestamp")
+    const auto& v = it->value;
+    // The seed's updater sent the whole order: its fields are ignored, but must have the
+    // order's types (as /openapi.json says), so nothing else slips through them.
+    if (k == "id" || k == "user_id") {
+      if (!v.IsInt64()) errs.push_back({{"body", std::string(k)}, "value is not a valid integer", "type_error.integer"});
+    } else if (k == "pokemon" || k == "country" || k == "timestamp") {
+      if (!v.IsString()) errs.push_back({{"body", std::string(k)}, "str type expected", "type_error.str"});
+    } else if (k == "price") {
+      if (!v.IsNumber()) errs.push_back({{"body", std::string(k)}, "value is not a valid float", "type_error.float"});
+    } else if (k != "state") {
       errs.push_back({{"body", std::string(k)}, "extra fields not permitted", "value_error.extra"});
+    }
   }
   std::optional<order_state> st;
   if (auto it = doc.FindMember("state"); it == doc.MemberEnd()) {

@@ -10,6 +10,7 @@
 #include "roles/api/web_dashboard.hpp"
 #include "roles/api/web_html.hpp"
 #include "roles/api/web_openapi.hpp"
+#include "roles/api/web_timeline.hpp"
 
 namespace pokeflow::roles::api::web {
 
@@ -158,10 +159,14 @@ struct handlers {
     if (name == fields->end()) errs.push_back({{"body", "name"}, "field required", "value_error.missing"});
     if (phase == fields->end()) errs.push_back({{"body", "phase"}, "field required", "value_error.missing"});
     if (errs.empty()) {
-      if (auto e = dash->mark(name->second, phase->second))
-        errs.push_back({{"body", e->starts_with("phase") ? "phase" : "name"}, *e, "value_error"});
+      if (name->second.empty() || utf8_length(name->second) > 200)
+        errs.push_back({{"body", "name"}, "ensure this value has 1 to 200 characters", "value_error.any_str.length"});
+      if (phase->second != "start" && phase->second != "end")
+        errs.push_back({{"body", "phase"}, "value is not a valid enumeration member; permitted: 'start', 'end'",
+                        "type_error.enum"});
     }
     if (!errs.empty()) co_return http::response::json(422, core::json::encode_validation_errors(errs));
+    if (auto e = dash->mark(name->second, phase->second)) co_return http::response::error(409, *e);
     auto data = dash->marks_json();
     co_return http::response::json(200, "{\"marks\":" + data + "}");
   }

@@ -215,18 +215,18 @@ std::string openapi_document(const openapi_options& opts) {
                      {"required", arr({"user_id", "pokemon", "country", "price"})},
                      {"properties", order_in_properties()},
                      {"example", obj({{"user_id", 1}, {"pokemon", "Pikachu"}, {"country", "Chile"}, {"price", 50.0}})}});
-  // The seed's updater sent the whole order; those fields are accepted and ignored.
+  // The seed's updater sent the whole order; those fields are accepted (with their types) and ignored.
   jv state_update =
       obj({{"type", "object"},
            {"additionalProperties", false},
            {"required", arr({"state"})},
            {"properties", obj({{"state", obj({{"type", "string"}, {"enum", string_array(limits::terminal_states)}})},
-                               {"id", obj({})},
-                               {"user_id", obj({})},
-                               {"pokemon", obj({})},
-                               {"country", obj({})},
-                               {"price", obj({})},
-                               {"timestamp", obj({})}})},
+                               {"id", obj({{"type", "integer"}, {"format", "int64"}})},
+                               {"user_id", obj({{"type", "integer"}, {"format", "int64"}})},
+                               {"pokemon", obj({{"type", "string"}})},
+                               {"country", obj({{"type", "string"}})},
+                               {"price", obj({{"type", "number"}})},
+                               {"timestamp", obj({{"type", "string"}})}})},
            {"example", obj({{"state", "success"}})}});
   jv nullable_numbers = obj({{"type", "array"}, {"items", obj({{"type", arr({"number", "null"})}})}});
   jv dashboard_data = obj(
@@ -388,6 +388,7 @@ std::string openapi_document(const openapi_options& opts) {
                                                                                 {"required", arr({"marks"})},
                                                                                 {"properties", obj({{"marks", obj({{"type", "array"}, {"items", ref("FaultWindow")}})}})}})))},
                                              {"401", r401},
+                                             {"409", error_response("An end for a window that was never started")},
                                              {"413", r413},
                                              {"415", error_response("Not a form body")},
                                              {"422", r422}})}})}})},

@@ -138,7 +138,7 @@ std::string timeline::to_json(std::int64_t from, std::int64_t to) const {
 
 std::optional<std::string> marks::add(std::string_view name, std::string_view phase, double now) {
   if (name.empty()) return std::string("name is required");
-  if (name.size() > 200) return std::string("name is longer than 200 bytes");
+  if (utf8_length(name) > 200) return std::string("name is longer than 200 characters");
   if (phase == "start") {
     for (const auto& m : marks_)
       if (m.name == name && !m.end) return std::nullopt;  // already open
@@ -195,6 +195,12 @@ std::optional<double> latency_window::take_p99() {
   samples_.clear();
   seen_ = 0;
   return p;
+}
+
+std::size_t utf8_length(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
 }
 
 std::optional<double> percentile(std::vector<double> values, double q) {

@@ -76,7 +76,7 @@ class marks {
  public:
   explicit marks(std::size_t capacity = 200) : capacity_(capacity) {}
   // phase "start" or "end"; returns the error message for anything else (name empty or over
-  // 200 bytes, unknown phase, an end with no window of that name).
+  // 200 characters, unknown phase, an end with no window of that name).
   std::optional<std::string> add(std::string_view name, std::string_view phase, double now);
   // {"name":...,"start":...,"end":...|null} windows overlapping [from, to].
   std::string to_json(double from, double to) const;
@@ -102,6 +102,9 @@ class latency_window {
   std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
   std::vector<double> samples_;
 };
+
+// Characters (code points) of a UTF-8 string.
+std::size_t utf8_length(std::string_view s) noexcept;
 
 // Nearest-rank percentile (0 < q <= 100) of unsorted values; nullopt when empty.
 std::optional<double> percentile(std::vector<double> values, double q);
