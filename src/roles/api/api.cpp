@@ -44,13 +44,6 @@ order order_from_row(const pg::result& r, int row) {
   return o;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 http::response validation(json::validation_errors errs) {
   return http::response::json(422, json::encode_validation_errors(errs));
 }
@@ -316,7 +309,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
   std::optional<std::int64_t> path_id(const http::request& req) {
     auto it = req.path_params.find("id");
     if (it == req.path_params.end()) return std::nullopt;
-    auto v = parse_int(it->second);
+    auto v = parse_integer(it->second);
     if (!v || *v <= 0) return std::nullopt;
     return v;
   }

@@ -1,16 +1,11 @@
 #include "roles/api/list_query.hpp"
 
 #include <charconv>
+#include <cmath>
 
 namespace pokeflow::roles::api {
 namespace {
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
 
 std::string permitted_states() {
   std::string out;
@@ -22,6 +17,20 @@ std::string permitted_states() {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> parse_integer(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && p == s.data() + s.size()) return v;
+  // "20.0" is an integer too, as JSON Schema (and so /openapi.json) counts; "20.5" is not.
+  double d = 0;
+  auto [q, ec2] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec2 != std::errc() || q != s.data() + s.size() || !std::isfinite(d) || d != std::trunc(d) ||
+      d <= -9223372036854775808.0 || d >= 9223372036854775808.0)
+    return std::nullopt;
+  return static_cast<std::int64_t>(d);
+}
 
 std::variant<list_query, core::json::validation_errors> parse_list_query(
     const std::map<std::string, std::string>& query) {
@@ -35,7 +44,7 @@ std::variant<list_query, core::json::validation_errors> parse_list_query(
                       "type_error.enum"});
   }
   if (auto it = query.find("skip"); it != query.end()) {
-    auto v = parse_int(it->second);
+    auto v = parse_integer(it->second);
     if (!v)
       errs.push_back({{"query", "skip"}, "value is not a valid integer", "type_error.integer"});
     else if (*v < limits::list_skip_min)
@@ -46,7 +55,7 @@ std::variant<list_query, core::json::validation_errors> parse_list_query(
       out.skip = *v;
   }
   if (auto it = query.find("limit"); it != query.end()) {
-    auto v = parse_int(it->second);
+    auto v = parse_integer(it->second);
     if (!v)
       errs.push_back({{"query", "limit"}, "value is not a valid integer", "type_error.integer"});
     else if (*v < limits::list_limit_min)

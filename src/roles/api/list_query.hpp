@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "core/json/codec.hpp"
@@ -17,6 +18,10 @@ struct list_query {
   std::int64_t skip = 0;
   std::int64_t limit = limits::list_limit_default;
 };
+
+// A whole decimal integer ("20", "-3", also "20.0" and "2e1"), or nullopt (fractions,
+// anything past int64, trailing text).
+std::optional<std::int64_t> parse_integer(std::string_view s);
 
 // Reads state (empty = any), skip and limit from decoded query parameters; every problem is
 // reported in FastAPI's 422 shape with loc ["query", name].

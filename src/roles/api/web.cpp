@@ -127,18 +127,18 @@ struct handlers {
   asio::awaitable<http::response> dashboard_data(http::request& req) {
     int seconds = 300;
     if (auto s = req.query_param("seconds")) {
-      int v = 0;
-      auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-      if (s->empty() || ec != std::errc() || p != s->data() + s->size())
+      auto parsed = parse_integer(*s);
+      if (!parsed)
         co_return http::response::json(422, core::json::encode_validation_errors(
                                                 {{{"query", "seconds"}, "value is not a valid integer", "type_error.integer"}}));
+      auto v = *parsed;
       if (v < 10 || v > 900)
         co_return http::response::json(
             422, core::json::encode_validation_errors({{{"query", "seconds"},
                                                         v < 10 ? "ensure this value is greater than or equal to 10"
                                                                : "ensure this value is less than or equal to 900",
                                                         v < 10 ? "value_error.number.not_ge" : "value_error.number.not_le"}}));
-      seconds = v;
+      seconds = static_cast<int>(v);
     }
     auto r = http::response::json(200, dash->data(seconds));
     r.headers.emplace("Cache-Control", "no-store");
