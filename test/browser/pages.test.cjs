@@ -7,7 +7,6 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const fs = require('node:fs');
-const os = require('node:os');
 
 const { chromium } = require(path.join(process.env.WEB_MODULES, 'playwright-core'));
 const BASE = process.env.BASE_URL;           // http://127.0.0.1:PORT
@@ -16,26 +15,24 @@ const SHOTS = process.env.SCREENSHOTS;
 const HOST = new URL(BASE).host;
 
 let browser;
-let profile;
 
+// playwright-core gives every launch a fresh temporary --user-data-dir of its own.
 before(async () => {
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'pokeflow-chromium-'));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           `--user-data-dir=${profile}`],
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
 });
 
-// A fresh page whose problems are collected; check() asserts there were none.
-async function openPage() {
+// A fresh page whose problems are collected; check() asserts there were none. allowed: console
+// messages expected by the test (Chromium reports every 4xx page it loads as a console error).
+async function openPage(allowed = []) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const problems = [];
   await context.route('**/*', (route) => {
@@ -47,7 +44,9 @@ async function openPage() {
     return route.continue();
   });
   const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !allowed.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => {
     const url = new URL(r.url());
@@ -124,7 +123,8 @@ test('an order made with the form is listed and turns terminal; names are shown 
 });
 
 test('a bad form comes back as the form with the messages, not JSON', async () => {
-  const { page, check } = await openPage();
+  // The re-shown form is answered 422, which Chromium logs; nothing else may be.
+  const { page, check } = await openPage([/^Failed to load resource: the server responded with a status of 422/]);
   await page.goto(BASE + '/create_order');
   // Past the browser's own checks (min/max/required), to reach the server's.
   await page.$eval('form', (f) => { f.noValidate = true; });
@@ -221,9 +221,12 @@ test('the dashboard charts move while orders flow, and fault windows are shaded'
   }, null, { timeout: 30000 });
   const after = await canvas();
   assert.notEqual(after, before, 'the orders chart was redrawn with new points');
+  // Every order made while the page was open is counted once, in the second it was made.
+  const total = () => page.evaluate(() => window.pokeflowDashboard.data.series.created.reduce((s, v) => s + (v || 0), 0));
+  await page.waitForFunction((want) => window.pokeflowDashboard.data.series.created.reduce((s, v) => s + (v || 0), 0) >= want,
+    n, { timeout: 15000 }).catch(() => {});
+  assert.equal(await total(), n, 'orders created per second add up to the orders made');
   const data = await page.evaluate(() => window.pokeflowDashboard.data);
-  const created = data.series.created.reduce((s, v) => s + (v || 0), 0);
-  assert.ok(created >= n * 0.9, `created per second adds up (${created} of ${n})`);
   assert.ok(Object.keys(data.series.lag).length === 2, 'one lag series per consumer group');
   assert.ok(data.series.lag[Object.keys(data.series.lag)[0]].some((v) => v !== null), 'lag read from Kafka');
   assert.ok(data.series.dlq_messages.some((v) => v !== null), 'DLQ size read from Kafka');

@@ -38,7 +38,7 @@ psql_run() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 psql_run "select 1" >/dev/null || pf_die "PostgreSQL is not answering on 127.0.0.1:$pg_port: start the stack (make up)"
-psql_run "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
+psql_run "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
 "$bin" topics init --profile=safe --kafka-brokers="$brokers" "${topic_args[@]}" >"$artifacts/topics.log" 2>&1 ||
   pf_die "topics init failed: read $artifacts/topics.log"
 
