@@ -9,7 +9,7 @@
 #      check: no 5xx, each status, content type, header and body as documented, schema-valid
 #      data accepted and schema-invalid data rejected, bearer auth enforced.
 # Needs the local stack (make up; make test starts it). Env: POKEFLOW_BIN, CONTRACT_EXAMPLES
-# (per operation, 25), CONTRACT_SEED (7), CONTRACT_ARTIFACTS (build/test-artifacts/contract).
+# (per operation, 50), CONTRACT_SEED (7), CONTRACT_ARTIFACTS (build/test-artifacts/contract).
 set -euo pipefail
 PF_TAG=contract
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,7 +19,7 @@ source "$repo/scripts/common.sh"
 pf_need curl psql python3
 
 bin=${POKEFLOW_BIN:-$repo/build/pokeflow}
-examples=${CONTRACT_EXAMPLES:-25}
+examples=${CONTRACT_EXAMPLES:-50}
 seed=${CONTRACT_SEED:-7}
 artifacts=${CONTRACT_ARTIFACTS:-$repo/build/test-artifacts/contract}
 [[ -x $bin ]] || pf_die "no pokeflow binary at $bin: run make build (or set POKEFLOW_BIN)"

@@ -270,6 +270,8 @@ std::string dashboard::data(int seconds) {
   double now = unix_now();
   auto to = static_cast<std::int64_t>(std::floor(now)) - 1;
   auto from = to - seconds + 1;
+  // Nothing is known before sampling began: start there (but show at least a minute).
+  if (auto first = s.line.first_second()) from = std::max(from, std::min(*first, to - 59));
   std::string out = "{\"now\":" + std::to_string(now) + ",\"groups\":[";
   for (std::size_t i = 0; i < s.src.groups.size(); ++i) {
     if (i) out += ',';

@@ -41,8 +41,9 @@ class dashboard : public std::enable_shared_from_this<dashboard> {
   // One POST /orders served in `seconds` (for the p99 series).
   void observe_post(double seconds) noexcept;
 
-  // The last `seconds` seconds as JSON (see timeline::to_json, plus "now", "groups" and
-  // "marks"); starts sampling if it was idle.
+  // Up to the last `seconds` seconds as JSON (see timeline::to_json, plus "now", "groups" and
+  // "marks"), from when sampling began if that is later (at least 60 s); starts sampling if
+  // it was idle.
   std::string data(int seconds);
 
   // A fault window mark (chaos suite); returns the error message when refused.

@@ -360,8 +360,9 @@ std::string openapi_document(const openapi_options& opts) {
        obj({{"get", obj({{"tags", arr({"dashboard"})},
                          {"summary", "The dashboard's per-second series"},
                          {"description",
-                          "One entry per second, oldest first, null where unknown. Sampling runs while someone asks "
-                          "(it stops 10 minutes after the last request), so a first request sees few points."},
+                          "One entry per second, oldest first, null where unknown, for up to `seconds` seconds (at "
+                          "least 60) back from when sampling began. Sampling runs while someone asks (it stops 10 "
+                          "minutes after the last request), so a first request sees few points."},
                          {"operationId", "dashboard_data"},
                          {"parameters",
                           arr({obj({{"name", "seconds"},

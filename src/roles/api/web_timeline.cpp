@@ -52,6 +52,11 @@ const point* timeline::at(std::int64_t second) const {
   return it == points_.end() ? nullptr : &it->second;
 }
 
+std::optional<std::int64_t> timeline::first_second() const {
+  if (points_.empty()) return std::nullopt;
+  return points_.begin()->first;
+}
+
 void timeline::set_counts(std::int64_t complete_from, std::int64_t until, const std::vector<count_row>& rows) {
   if (until < complete_from) return;
   // Never more seconds than are kept.

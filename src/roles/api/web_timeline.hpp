@@ -56,6 +56,8 @@ class timeline {
 
   const std::vector<std::string>& groups() const noexcept { return groups_; }
   const point* at(std::int64_t second) const;
+  // The oldest second kept, if any.
+  std::optional<std::int64_t> first_second() const;
 
  private:
   point* slot(std::int64_t second);  // nullptr when older than the window kept
