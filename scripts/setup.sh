@@ -6,12 +6,14 @@
 #   2. static librdkafka + libpq (scripts/build-deps.sh, once per machine, in the cache)
 #   3. kafka-install.sh, chaos-venv.sh, helm-install.sh, web-install.sh, test-venv.sh from
 #      scripts/, where present
+#   4. the Go modules of the chart tests (test/helm), so no test downloads anything
 #
 # Runs unattended (CI=true, no stdin). Caches live in $POKEFLOW_CACHE (see scripts/common.sh).
 set -euo pipefail
 
 PF_TAG=setup
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$here/common.sh"
 
@@ -69,6 +71,13 @@ for step in kafka-install chaos-venv helm-install web-install test-venv; do
     pf_log "warning: scripts/$step.sh exists but is not executable; skipped"
   fi
 done
+
+# --- 4. Go modules the chart tests build with (test/helm/go.mod, go.sum is complete) ----------
+# Downloaded here so that tests never reach for the network; they run with -mod=readonly.
+pf_need go
+pf_log "Go modules for test/helm ($(go env GOVERSION))"
+(cd "$repo/test/helm" && pf_step "go mod download (test/helm)" "$POKEFLOW_CACHE/logs/go-mod-download.log" \
+  go mod download)
 
 web_modules=$("$here/web-install.sh" --print-dir)
 cat <<EOF

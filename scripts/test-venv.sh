@@ -36,12 +36,9 @@ if ! pf_stamp_ok "$stamp" "$key"; then
   rm -rf "$venv"
   "$python" -m venv "$venv" ||
     pf_die "could not create a venv with $python (on Debian: apt-get install python3-venv)"
-  log="$venv.pip.log"
   pf_log "installing test/contract/requirements.txt into $venv"
-  if ! "$venv/bin/pip" install --disable-pip-version-check -q --no-input -r "$req" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2 || true
-    pf_die "pip install -r test/contract/requirements.txt failed: read $log"
-  fi
+  pf_step "pip install -r test/contract/requirements.txt" "$POKEFLOW_CACHE/logs/test-venv-pip.log" \
+    "$venv/bin/pip" install --disable-pip-version-check --no-input -r "$req"
   "$venv/bin/schemathesis" --version >/dev/null || pf_die "the venv's schemathesis does not run"
   "$venv/bin/python" -c 'import openapi_spec_validator' || pf_die "openapi-spec-validator does not import"
   pf_stamp_write "$stamp" "$key"

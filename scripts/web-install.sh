@@ -53,13 +53,10 @@ if ! pf_stamp_ok "$stamp" "$key"; then
   rm -rf "$dir"
   mkdir -p "$dir"
   cp "$pkg" "$lock" "$dir/"
-  log=$dir/npm-ci.log
+  log=$POKEFLOW_CACHE/logs/web-npm-ci.log
   pf_log "installing web/package-lock.json into $dir (npm ci)"
-  if ! (cd "$dir" && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund \
-      --loglevel=warn >"$log" 2>&1); then
-    tail -n 20 "$log" >&2 || true
-    pf_die "npm ci of web/package-lock.json failed: read $log"
-  fi
+  (cd "$dir" && export SCARF_ANALYTICS=false && pf_step "npm ci (web/package-lock.json)" "$log" \
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn)
   for f in swagger-ui-dist/swagger-ui-bundle.js swagger-ui-dist/swagger-ui.css uplot/dist/uPlot.iife.min.js \
       uplot/dist/uPlot.min.css playwright-core/package.json; do
     [[ -f $dir/node_modules/$f ]] || pf_die "npm ci finished but node_modules/$f is missing (read $log)"
