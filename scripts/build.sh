@@ -12,8 +12,14 @@ cd "$repo"
 prefix=$("$here/build-deps.sh" --print-prefix)
 [[ -f $prefix/lib/librdkafka.a && -f $prefix/lib/libpq.a ]] ||
   pf_die "static deps missing under $prefix: run 'make setup' first"
-if [[ ! -f $build/build.ninja ]] || ! grep -qF "POKEFLOW_DEPS_PREFIX:PATH=$prefix" "$build/CMakeCache.txt" 2>/dev/null; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOKEFLOW_DEPS_PREFIX="$prefix" >/dev/null
+# The front-end packages compiled into the binary (installed by make setup).
+web_modules=$("$here/web-install.sh" --print-dir)
+[[ -f $web_modules/swagger-ui-dist/swagger-ui-bundle.js ]] ||
+  pf_die "front-end packages missing under $web_modules: run 'make setup' first"
+if [[ ! -f $build/build.ninja ]] || ! grep -qF "POKEFLOW_DEPS_PREFIX:PATH=$prefix" "$build/CMakeCache.txt" 2>/dev/null ||
+  ! grep -qF "POKEFLOW_WEB_MODULES:PATH=$web_modules" "$build/CMakeCache.txt" 2>/dev/null; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOKEFLOW_DEPS_PREFIX="$prefix" \
+    -DPOKEFLOW_WEB_MODULES="$web_modules" >/dev/null
 fi
 cmake --build "$build" -j "$jobs"
 if ldd "$build/pokeflow" >/dev/null 2>&1; then

@@ -45,8 +45,8 @@ if ! pf_stamp_ok "$stamp" "$key"; then
   "$python" -m venv "$venv" ||
     pf_die "could not create a venv with $python (on Debian: apt-get install python3-venv)"
   pf_log "installing chaos/requirements.txt into $venv"
-  "$venv/bin/pip" install --disable-pip-version-check -q --no-input -r "$req" ||
-    pf_die "pip install -r chaos/requirements.txt failed (see above)"
+  pf_step "pip install -r chaos/requirements.txt" "$POKEFLOW_CACHE/logs/chaos-venv-pip.log" \
+    "$venv/bin/pip" install --disable-pip-version-check --no-input -r "$req"
   "$venv/bin/chaos" --version >/dev/null || pf_die "the venv's chaos CLI does not run"
   pf_stamp_write "$stamp" "$key"
   pf_log "ready: $venv"

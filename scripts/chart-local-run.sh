@@ -49,7 +49,7 @@ mkdir -p "$work/logs" "$work/plan"
 
 "$helm" template pokeflow "$repo/helm/pokeflow" -f "$repo/test/helm/values/local.yaml" \
   "${extra_values[@]}" >"$work/manifest.yaml" 2> >(grep -v 'found symbolic link' >&2)
-(cd "$repo/test/helm" && GOFLAGS="-mod=mod ${GOFLAGS:-}" go run ./cmd/localrun \
+(cd "$repo/test/helm" && GOFLAGS="-mod=readonly ${GOFLAGS:-}" go run ./cmd/localrun \
   -manifest "$work/manifest.yaml" -out "$work/plan" -admin-base "$admin_base")
 
 # Runs plan entry NAME in the foreground or background with exactly the pod's args and env.

@@ -9,6 +9,12 @@
 #   pf_as_root CMD...         run CMD as root (directly, or through sudo), pf_die if impossible
 #   pf_stamp_ok FILE KEY      true if FILE exists and holds exactly KEY
 #   pf_stamp_write FILE KEY   record KEY in FILE (atomically)
+#   pf_step NAME LOG CMD...   run one setup step with its output in LOG; on failure print the
+#                             log's tail and one line naming the step and the log, exit 1
+#
+# Tool caches live inside POKEFLOW_CACHE too (Go modules and build cache, Maven's local
+# repository, pip's and npm's download caches), so an empty POKEFLOW_CACHE really is a machine
+# that has downloaded nothing: CI proves every setup step from nothing on every run.
 
 if [[ -z ${POKEFLOW_CACHE:-} ]]; then
   if [[ -z ${XDG_CACHE_HOME:-} && -z ${HOME:-} ]]; then
@@ -17,6 +23,17 @@ if [[ -z ${POKEFLOW_CACHE:-} ]]; then
   fi
   POKEFLOW_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/pokeflow"
 fi
+
+# Exported (not only set) so go/mvn/pip/npm started by any script or test see them.
+export GOMODCACHE="$POKEFLOW_CACHE/go/mod"
+export GOCACHE="$POKEFLOW_CACHE/go/build"
+# -modcacherw: Go makes its module cache read-only, which would stop `rm -rf` of a cache.
+# GOTOOLCHAIN=local: use the machine's Go, never download another toolchain.
+export GOFLAGS="-modcacherw${GOFLAGS:+ $GOFLAGS}"
+export GOTOOLCHAIN=local
+export POKEFLOW_M2_REPO="$POKEFLOW_CACHE/m2"
+export PIP_CACHE_DIR="$POKEFLOW_CACHE/pip"
+export npm_config_cache="$POKEFLOW_CACHE/npm"
 
 pf_log() { printf '[%s] %s\n' "${PF_TAG:-pokeflow}" "$*" >&2; }
 
@@ -49,4 +66,15 @@ pf_stamp_ok() {
 
 pf_stamp_write() {
   printf '%s\n' "$2" >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
+
+pf_step() {
+  local name=$1 log=$2
+  shift 2
+  mkdir -p "$(dirname "$log")"
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 25 "$log" >&2
+    printf '[%s] error: step "%s" failed (%s); full log: %s\n' "${PF_TAG:-pokeflow}" "$name" "$*" "$log" >&2
+    exit 1
+  fi
 }

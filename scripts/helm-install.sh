@@ -46,7 +46,8 @@ if [[ $(installed_version) != "$WANT" ]]; then
   for pkg in pkg/lint/rules pkg/chartutil; do
     ldflags+=(-X "helm.sh/helm/v3/$pkg.k8sVersionMajor=1" -X "helm.sh/helm/v3/$pkg.k8sVersionMinor=$KUBE_MINOR")
   done
-  GOBIN=$bin_dir GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0 \
+  pf_step "build helm $HELM_VERSION" "$bin_dir/helm-build.log" \
+    env GOBIN="$bin_dir" GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0 \
     go install -trimpath -ldflags "${ldflags[*]}" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 got=$(installed_version)

@@ -42,8 +42,9 @@ tmp="$dest/libs.tmp.$$"
 rm -rf "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 # Batch mode and no stdin: this runs unattended in setup and CI.
-if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" </dev/null >"$dest/mvn.log" 2>&1; then
+# The local repository lives in the cache (common.sh), so an empty cache resolves from nothing.
+if ! mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$POKEFLOW_M2_REPO" -f "$pom" \
+    dependency:copy-dependencies -DoutputDirectory="$tmp" </dev/null >"$dest/mvn.log" 2>&1; then
   tail -n 30 "$dest/mvn.log" >&2
   pf_die "Maven could not resolve Kafka $version (full log: $dest/mvn.log)"
 fi

@@ -4,13 +4,16 @@
 #
 #   1. Debian packages (apt-get update + install, only when one is missing; root or sudo)
 #   2. static librdkafka + libpq (scripts/build-deps.sh, once per machine, in the cache)
-#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh, toxiproxy-install.sh from scripts/, where present
+#   3. kafka-install.sh, chaos-venv.sh, helm-install.sh, web-install.sh, test-venv.sh,
+#      toxiproxy-install.sh from scripts/, where present
+#   4. the Go modules of the chart tests (test/helm), so no test downloads anything
 #
 # Runs unattended (CI=true, no stdin). Caches live in $POKEFLOW_CACHE (see scripts/common.sh).
 set -euo pipefail
 
 PF_TAG=setup
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$here/common.sh"
 
@@ -25,6 +28,8 @@ PACKAGES=(
   # local stack, tests, load
   postgresql-15 postgresql-contrib openjdk-17-jre-headless maven kcat prometheus wrk
   python3-venv jq curl ca-certificates procps iproute2 util-linux postgresql-client-15
+  # browser tests of the api's pages (driven headless by playwright-core, see scripts/web-install.sh)
+  chromium
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
@@ -57,7 +62,7 @@ fi
 deps_prefix=$("$here/build-deps.sh" --print-prefix)
 
 # --- 3. installers owned by other parts of the project -------------------------------------
-for step in kafka-install chaos-venv helm-install toxiproxy-install; do
+for step in kafka-install chaos-venv helm-install web-install test-venv toxiproxy-install; do
   script=$here/$step.sh
   if [[ -x $script ]]; then
     pf_log "running scripts/$step.sh"
@@ -67,9 +72,18 @@ for step in kafka-install chaos-venv helm-install toxiproxy-install; do
   fi
 done
 
+# --- 4. Go modules the chart tests build with (test/helm/go.mod, go.sum is complete) ----------
+# Downloaded here so that tests never reach for the network; they run with -mod=readonly.
+pf_need go
+pf_log "Go modules for test/helm ($(go env GOVERSION))"
+(cd "$repo/test/helm" && pf_step "go mod download (test/helm)" "$POKEFLOW_CACHE/logs/go-mod-download.log" \
+  go mod download)
+
+web_modules=$("$here/web-install.sh" --print-dir)
 cat <<EOF
 pokeflow setup done
   cache         $POKEFLOW_CACHE
   static deps   $deps_prefix
-  configure     cmake -G Ninja -B build -DPOKEFLOW_DEPS_PREFIX=$deps_prefix
+  web packages  $web_modules
+  configure     cmake -G Ninja -B build -DPOKEFLOW_DEPS_PREFIX=$deps_prefix -DPOKEFLOW_WEB_MODULES=$web_modules
 EOF

@@ -6,7 +6,8 @@ Declared in every experiment, so `chaos run` by hand behaves as under the runner
     second into <workdir>/timeline.jsonl; then let the load run warmup_s (10 s);
   - around every activity and hypothesis: a start/end event in the timeline (the report
     shades the method's inject-*/restore-* actions as the fault window);
-  - after the experiment: stop the loadgen (SIGTERM, it drains) and the sampler.
+  - after the experiment: stop the loadgen (SIGTERM, it drains) and the sampler;
+  - the fault window (first inject-* to last restore-*) is also marked on the api's /dashboard.
 
 Chaos Toolkit calls control functions as plain module functions, so the one run's loadgen
 and sampler live in module state; one `chaos run` process runs one experiment.
@@ -17,6 +18,8 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Optional
 
@@ -122,7 +125,11 @@ def before_experiment_control(context, workdir: str, load_rate: float = 20,
     # The loadgen runs next to this control (also in the Kubernetes chaos Job's pod).
     loadgen_url = f"http://127.0.0.1:{loadgen_admin_port}/metrics"
     th = threading.Thread(target=_sampler, args=(wd, urls, stop, sample_interval_s, loadgen_url), daemon=True)
-    _run.update(workdir=wd, proc=proc, log=log, stop=stop, thread=th)
+    _run.update(workdir=wd, proc=proc, log=log, stop=stop, thread=th,
+                mark={"name": context.get("title") or "fault", "open": False,
+                      "url": (kwargs.get("configuration") or {}).get("api_url")
+                      or os.environ.get("POKEFLOW_API_URL", "http://127.0.0.1:28000"),
+                      "token": os.environ.get("POKEFLOW_API_TOKEN", "pokeflow-dev-token")})
     _event(wd, kind="phase", name="experiment", phase="start", title=context.get("title"),
            load_rate=load_rate, loadgen=" ".join(args))
     th.start()
@@ -146,6 +153,8 @@ def after_experiment_control(context, state=None, **kwargs) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if _run.get("mark", {}).get("open"):
+        _dashboard_mark("end")  # an experiment without restore-* steps: the fault ends with it
     _run["stop"].set()
     _run["thread"].join(timeout=5)
     _run["log"].close()
@@ -184,6 +193,24 @@ def reap_loadgen(workdir: Path, timeout_s: float = 60) -> Optional[int]:
     return pid
 
 
+def _dashboard_mark(phase: str) -> None:
+    """Mark the fault window on the api's /dashboard (POST /dashboard/marks, bearer token):
+    start at the first inject-* activity, end after each restore-* one (the api keeps the
+    latest end). Best effort: a dashboard that cannot be told never fails the experiment."""
+    mark = _run.get("mark")
+    if not mark:
+        return
+    body = urllib.parse.urlencode({"name": mark["name"], "phase": phase}).encode()
+    req = urllib.request.Request(mark["url"].rstrip("/") + "/dashboard/marks", data=body, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Bearer {mark['token']}"})
+    try:
+        with urllib.request.urlopen(req, timeout=2) as r:
+            r.read()
+        mark["open"] = phase == "start"
+    except (OSError, ValueError) as e:
+        _event(_run["workdir"], kind="dashboard-mark", phase=phase, error=str(e))
+
+
 def _activity_event(context, phase: str, state=None) -> None:
     wd = _run.get("workdir")
     if wd is None:
@@ -193,6 +220,11 @@ def _activity_event(context, phase: str, state=None) -> None:
     if state is not None and isinstance(state, dict):
         fields["status"] = state.get("status")
     _event(wd, **fields)
+    name = context.get("name") or ""
+    if phase == "start" and name.startswith("inject-") and not _run.get("mark", {}).get("open"):
+        _dashboard_mark("start")
+    elif phase == "end" and name.startswith("restore-"):
+        _dashboard_mark("end")
 
 
 def before_activity_control(context, **kwargs) -> None:

@@ -51,6 +51,8 @@ struct api_config {
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};
   bool migrate_on_start = true;
+  // Consumer groups whose lag /dashboard shows (the fraud and updater groups; set by cli).
+  std::vector<std::string> dashboard_groups{"poke-order-consumer", "order-updater"};
   // Outbox relay
   int relay_batch = 500;
   std::chrono::milliseconds relay_interval{50};

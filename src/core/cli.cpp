@@ -384,6 +384,7 @@ parsed parse(int argc, const char* const* argv) {
   c.updater.token = token;
   c.updater.api_url = api_url;
   c.loadgen.api_url = api_url;
+  c.api.dashboard_groups = {c.fraud.group, c.updater.group};
   for (const auto& p : kafka_props) {
     auto eq = p.find('=');
     if (eq == std::string::npos || eq == 0)

@@ -589,3 +589,44 @@ def test_wait_lag_needs_one_bound_and_names_the_last_lags(monkeypatch):
     monkeypatch.setattr(kafka, "group_lag", lambda b, g, t: [1, 2, 3])
     with pytest.raises(ActivityFailed, match=r"not some partition >= 25 .*last \[1, 2, 3\], peak 3"):
         kafka.wait_lag("b", "g", "t", at_least=25, timeout_s=0.05, interval_s=0.01)
+
+
+# ---------------------------------------------------------------- dashboard marks
+
+def test_fault_window_is_marked_on_the_dashboard(tmp_path, monkeypatch):
+    sent = []
+
+    class Answer:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self):
+            return b"{}"
+
+    def fake_urlopen(req, timeout):
+        sent.append((req.full_url, req.get_header("Authorization"), req.data.decode()))
+        return Answer()
+
+    monkeypatch.setattr(control.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setenv("POKEFLOW_API_TOKEN", "tok")
+    control._run.clear()
+    control._run.update(workdir=tmp_path, mark={"name": "two brokers", "open": False,
+                                                "url": "http://api:1/", "token": "tok"})
+    try:
+        control.before_activity_control({"name": "api-answers-reads"})
+        control.before_activity_control({"name": "inject-kill-broker-2"})
+        control.before_activity_control({"name": "inject-kill-broker-3"})  # already open: no second start
+        control.after_activity_control({"name": "restore-start-brokers"})
+        assert sent == [("http://api:1/dashboard/marks", "Bearer tok", "name=two+brokers&phase=start"),
+                        ("http://api:1/dashboard/marks", "Bearer tok", "name=two+brokers&phase=end")]
+        # An unreachable api is written to the timeline, never raised.
+        monkeypatch.setattr(control.urllib.request, "urlopen",
+                            lambda req, timeout: (_ for _ in ()).throw(OSError("refused")))
+        control.before_activity_control({"name": "inject-again"})
+        events = [json.loads(line) for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
+        assert any(e.get("kind") == "dashboard-mark" and "refused" in e.get("error", "") for e in events)
+    finally:
+        control._run.clear()

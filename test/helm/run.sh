@@ -16,7 +16,7 @@ pf_need go
 HELM=$("$repo/scripts/helm-install.sh")
 export HELM
 cd "$here"
-# Modules land in the default GOMODCACHE, so only the first run downloads; -mod=mod lets that
-# first run fill go.sum's gaps without a separate step. -count=1: helm's output is the input, and
-# go test cannot see chart files change.
-GOFLAGS="-mod=mod ${GOFLAGS:-}" go test -count=1 "$@" ./...
+# Modules come from $POKEFLOW_CACHE/go/mod, filled by `make setup` (scripts/setup.sh step 4);
+# -mod=readonly: go.sum is complete, and a test never edits it or downloads. -count=1: helm's
+# output is the input, and go test cannot see chart files change.
+GOFLAGS="-mod=readonly ${GOFLAGS:-}" go test -count=1 "$@" ./...

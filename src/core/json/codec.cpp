@@ -43,7 +43,11 @@ void check_name(const rapidjson::Value& obj, const char* key, std::string& out, 
     errs.push_back({{"body", key}, "ensure this value is not empty", "value_error.any_str.min_length"});
     return;
   }
-  if (s.size() > max_name_length) {
+  // Characters (code points), as the message says and FastAPI counted: UTF-8 continuation
+  // bytes (10xxxxxx) do not start one.
+  std::size_t chars = 0;
+  for (unsigned char ch : s) chars += (ch & 0xC0) != 0x80;
+  if (chars > max_name_length) {
     errs.push_back({{"body", key},
                     "ensure this value has at most " + std::to_string(max_name_length) + " characters",
                     "value_error.any_str.max_length"});
@@ -54,6 +58,19 @@ void check_name(const rapidjson::Value& obj, const char* key, std::string& out, 
     return;
   }
   out.assign(s);
+}
+
+// An integer as JSON Schema (and /openapi.json) means it: 5 and 5.0 both, nothing with a
+// fraction, nothing outside int64. Booleans and strings are not numbers.
+std::optional<std::int64_t> integral(const rapidjson::Value& v) {
+  if (v.IsInt64()) return v.GetInt64();
+  if (!v.IsDouble()) return std::nullopt;
+  double d = v.GetDouble();
+  // Integer literals that fit int64 took the branch above; a double at -2^63 may be a rounded
+  // -9223372036854775809, so both bounds are exclusive.
+  if (!std::isfinite(d) || d != std::trunc(d) || d <= -9223372036854775808.0 || d >= 9223372036854775808.0)
+    return std::nullopt;
+  return static_cast<std::int64_t>(d);
 }
 
 void write_order(writer& w, const order& o) {
@@ -91,13 +108,13 @@ std::variant<new_order, validation_errors> parse_new_order(std::string_view body
   }
   if (auto it = doc.FindMember("user_id"); it == doc.MemberEnd()) {
     errs.push_back({{"body", "user_id"}, "field required", "value_error.missing"});
-  } else if (!it->value.IsInt64()) {  // floats, booleans, strings and integers past int64
+  } else if (auto uid = integral(it->value); !uid) {  // fractions, booleans, strings, past int64
     errs.push_back({{"body", "user_id"}, "value is not a valid integer", "type_error.integer"});
-  } else if (it->value.GetInt64() < 0) {
+  } else if (*uid < 0) {
     errs.push_back({{"body", "user_id"}, "ensure this value is greater than or equal to 0",
                     "value_error.number.not_ge"});
   } else {
-    out.user_id = it->value.GetInt64();
+    out.user_id = *uid;
   }
   check_name(doc, "pokemon", out.pokemon, errs);
   check_name(doc, "country", out.country, errs);
@@ -131,9 +148,18 @@ std::variant<order_state, validation_errors> parse_state_update(std::string_view
   validation_errors errs;
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     std::string_view k(it->name.GetString(), it->name.GetStringLength());
-    if (k != "state" && k != "id" && k != "user_id" && k != "pokemon" && k != "country" && k != "price" &&
-        k != "timestamp")
+    const auto& v = it->value;
+    // The seed's updater sent the whole order: its fields are ignored, but must have the
+    // order's types (as /openapi.json says), so nothing else slips through them.
+    if (k == "id" || k == "user_id") {
+      if (!integral(v)) errs.push_back({{"body", std::string(k)}, "value is not a valid integer", "type_error.integer"});
+    } else if (k == "pokemon" || k == "country" || k == "timestamp") {
+      if (!v.IsString()) errs.push_back({{"body", std::string(k)}, "str type expected", "type_error.str"});
+    } else if (k == "price") {
+      if (!v.IsNumber()) errs.push_back({{"body", std::string(k)}, "value is not a valid float", "type_error.float"});
+    } else if (k != "state") {
       errs.push_back({{"body", std::string(k)}, "extra fields not permitted", "value_error.extra"});
+    }
   }
   std::optional<order_state> st;
   if (auto it = doc.FindMember("state"); it == doc.MemberEnd()) {

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "pokeflow/limits.hpp"
 #include "pokeflow/order.hpp"
 
 namespace pokeflow::core::json {
@@ -25,8 +26,8 @@ struct new_order {
   double price = 0;
 };
 
-inline constexpr std::size_t max_name_length = 64;
-inline constexpr double max_price = 1'000'000;
+inline constexpr std::size_t max_name_length = limits::name_max_length;
+inline constexpr double max_price = limits::price_max;
 
 // POST /orders body. Every problem is reported, not just the first.
 std::variant<new_order, validation_errors> parse_new_order(std::string_view body);

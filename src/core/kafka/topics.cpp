@@ -134,6 +134,16 @@ class command {
       req.push_back({s.name, s.partitions, s.replication,
                      {{"min.insync.replicas", std::to_string(s.min_isr)}}});
     auto results = co_await admin_.create_topics(req);
+    // A topic created moments ago (by another init, or a test) can be known to the controller
+    // and not yet to the broker that answered our metadata request: wait for it, so "exists"
+    // always comes with its partitions, replication and min.insync.replicas.
+    std::vector<std::string> unseen;
+    for (const auto& r : results)
+      if (r.error && r.error->code == err_topic_already_exists && !present(md.find(r.name))) unseen.push_back(r.name);
+    if (!unseen.empty()) {
+      co_await wait_for(unseen, true);
+      md = co_await admin_.describe_cluster();
+    }
     int rc = 0;
     std::vector<std::string> created;
     for (const auto& s : specs()) {

@@ -17,7 +17,10 @@
 #include "core/pg/migrate.hpp"
 #include "core/pg/params.hpp"
 #include "core/pg/pool.hpp"
+#include "roles/api/list_query.hpp"
 #include "roles/api/sql.hpp"
+#include "roles/api/web.hpp"
+#include "roles/api/web_dashboard.hpp"
 
 namespace pokeflow::roles::api {
 
@@ -41,13 +44,6 @@ order order_from_row(const pg::result& r, int row) {
   return o;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 http::response validation(json::validation_errors errs) {
   return http::response::json(422, json::encode_validation_errors(errs));
 }
@@ -57,14 +53,10 @@ http::response single_validation(std::string where, std::string field, std::stri
 }
 
 // 503 for a database that is down or overloaded, 500 for anything else.
-http::response db_failure(const pg::result& r) {
-  if (r.retryable()) {
-    auto resp = http::response::error(503, "database unavailable: " + r.message());
-    resp.headers.emplace("Retry-After", "1");
-    return resp;
-  }
+web::failure db_failure(const pg::result& r) {
+  if (r.retryable()) return {503, "database unavailable: " + r.message(), "1"};
   core::log::error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
-  return http::response::error(500, "database error");
+  return {500, "database error", std::nullopt};
 }
 
 bool json_content_type(const http::request& req) {
@@ -92,6 +84,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
   pg::pool pool;
   std::shared_ptr<http::server> server;
   std::unique_ptr<core::kafka::producer> producer;
+  std::shared_ptr<web::dashboard> dash;
   asio::steady_timer relay_wake{ctx.io};
   asio::steady_timer stats_timer{ctx.io};
   bool stopping = false;
@@ -135,6 +128,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
     popts.message_timeout = 10s;  // the relay retries a failed round itself
     producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
     server = std::make_shared<http::server>(ctx.io, ctx.metrics, "api", http::server_limits::from(cfg));
+    dash = std::make_shared<web::dashboard>(
+        ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups, backlog, backlog_age, ctx.metrics});
   }
 
   // ---- auth ----------------------------------------------------------------------------
@@ -158,12 +153,9 @@ struct api::impl : std::enable_shared_from_this<impl> {
     co_return r;
   }
 
-  // Until migrations ran, the tables may not exist: say so instead of a 500.
   std::optional<http::response> not_started() const {
-    if (migrated || !cfg.migrate_on_start) return std::nullopt;
-    auto r = http::response::error(503, "starting: the database schema is not ready (is PostgreSQL reachable?)");
-    r.headers.emplace("Retry-After", "1");
-    return r;
+    if (auto f = not_ready()) return web::to_response(*f);
+    return std::nullopt;
   }
 
   // ---- order creation with group commit -----------------------------------------------
@@ -246,74 +238,78 @@ struct api::impl : std::enable_shared_from_this<impl> {
     --create_flushers;
   }
 
-  asio::awaitable<http::response> create(http::request& req) {
-    if (auto r = not_started()) co_return *r;
-    if (!json_content_type(req)) co_return http::response::error(415, "Content-Type must be application/json");
-    auto parsed = json::parse_new_order(req.body);
-    if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
+  // Until migrations ran, the tables may not exist: say so instead of a 500.
+  std::optional<web::failure> not_ready() const {
+    if (migrated || !cfg.migrate_on_start) return std::nullopt;
+    return web::failure{503, "starting: the database schema is not ready (is PostgreSQL reachable?)", "1"};
+  }
+
+  // The one way an order is created (POST /orders and the HTML form): queued for the next
+  // group-commit batch, which writes it and its outbox row in one transaction.
+  asio::awaitable<web::outcome<order>> submit(json::new_order in) {
+    if (auto f = not_ready()) co_return *f;
     auto p = std::make_shared<pending_create>(ctx.io);
-    p->in = std::get<json::new_order>(std::move(parsed));
+    p->in = std::move(in);
     create_queue.push_back(p);
     if (create_flushers < max_create_flushers()) asio::co_spawn(ctx.io, flush_creates(), asio::detached);
     boost::system::error_code ec;
     while (!p->out && !p->error) co_await p->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (p->error) co_return db_failure(*p->error);
-    const auto& o = *p->out;
-    core::log::debug("order created", {{"order_id", o.id}});
+    core::log::debug("order created", {{"order_id", p->out->id}});
+    co_return std::move(*p->out);
+  }
+
+  // POST /orders, timed for the dashboard's p99.
+  asio::awaitable<http::response> timed_create(http::request& req) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto resp = co_await create(req);
+    dash->observe_post(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    co_return resp;
+  }
+
+  asio::awaitable<http::response> create(http::request& req) {
+    if (auto r = not_started()) co_return *r;
+    if (!json_content_type(req)) co_return http::response::error(415, "Content-Type must be application/json");
+    auto parsed = json::parse_new_order(req.body);
+    if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
+    auto created = co_await submit(std::get<json::new_order>(std::move(parsed)));
+    if (auto* f = std::get_if<web::failure>(&created)) co_return web::to_response(*f);
+    const auto& o = std::get<order>(created);
     auto resp = http::response::json(201, json::encode_order(o));
     resp.headers.emplace("Location", "/orders/" + std::to_string(o.id));
     co_return resp;
   }
 
-  asio::awaitable<http::response> list(http::request& req) {
-    if (auto r = not_started()) co_return *r;
-    std::optional<std::string> state;
-    std::int64_t skip = 0, limit = 20;
-    json::validation_errors errs;
-    if (auto s = req.query_param("state"); s && !s->empty()) {
-      if (!parse_order_state(*s))
-        errs.push_back({{"query", "state"},
-                        "value is not a valid enumeration member; permitted: 'pending', 'rejected', 'failed', "
-                        "'success', 'reversed'",
-                        "type_error.enum"});
-      else
-        state = std::string(*s);
-    }
-    if (auto s = req.query_param("skip")) {
-      auto v = parse_int(*s);
-      if (!v) errs.push_back({{"query", "skip"}, "value is not a valid integer", "type_error.integer"});
-      else if (*v < 0)
-        errs.push_back({{"query", "skip"}, "ensure this value is greater than or equal to 0", "value_error.number.not_ge"});
-      else skip = *v;
-    }
-    if (auto s = req.query_param("limit")) {
-      auto v = parse_int(*s);
-      if (!v) errs.push_back({{"query", "limit"}, "value is not a valid integer", "type_error.integer"});
-      else if (*v < 1)
-        errs.push_back({{"query", "limit"}, "ensure this value is greater than or equal to 1", "value_error.number.not_ge"});
-      else if (*v > 1000)
-        errs.push_back({{"query", "limit"}, "ensure this value is less than or equal to 1000", "value_error.number.not_le"});
-      else limit = *v;
-    }
-    if (!errs.empty()) co_return validation(std::move(errs));
+  // The GET /orders query (also the /list_orders page's).
+  asio::awaitable<web::outcome<std::vector<order>>> list_orders(list_query q) {
+    if (auto f = not_ready()) co_return *f;
     // Built outside the co_await expression: GCC 12 mishandles a conditional's temporary there.
     std::vector<pg::param> args;
-    if (state) args.emplace_back(*state);
+    if (q.state) args.emplace_back(std::string(to_string(*q.state)));
     else args.emplace_back(std::nullopt);
-    args.emplace_back(skip);
-    args.emplace_back(limit);
+    args.emplace_back(q.skip);
+    args.emplace_back(q.limit);
     auto r = co_await query_once(sql::list_orders, std::move(args));
     if (!r) co_return db_failure(r);
     std::vector<order> orders;
     orders.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) orders.push_back(order_from_row(r, i));
-    co_return http::response::json(200, json::encode_orders(orders));
+    co_return orders;
+  }
+
+  asio::awaitable<http::response> list(http::request& req) {
+    if (auto r = not_started()) co_return *r;
+    auto q = parse_list_query(req.query);
+    if (auto* errs = std::get_if<json::validation_errors>(&q)) co_return validation(std::move(*errs));
+    auto orders = co_await list_orders(std::get<list_query>(q));
+    if (auto* f = std::get_if<web::failure>(&orders)) co_return web::to_response(*f);
+    co_return http::response::json(200, json::encode_orders(std::get<std::vector<order>>(orders)));
   }
 
   std::optional<std::int64_t> path_id(const http::request& req) {
     auto it = req.path_params.find("id");
     if (it == req.path_params.end()) return std::nullopt;
-    auto v = parse_int(it->second);
+    auto v = parse_integer(it->second);
     if (!v || *v <= 0) return std::nullopt;
     return v;
   }
@@ -323,7 +319,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     auto id = path_id(req);
     if (!id) co_return single_validation("path", "id", "value is not a valid integer", "type_error.integer");
     auto r = co_await query_once(sql::get_order, pg::params(*id));
-    if (!r) co_return db_failure(r);
+    if (!r) co_return web::to_response(db_failure(r));
     if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
     co_return http::response::json(200, json::encode_order(order_from_row(r, 0)));
   }
@@ -338,12 +334,12 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
     auto target = std::get<order_state>(parsed);
     auto c = co_await pool.acquire();
-    if (!c) co_return db_failure(c.error());
+    if (!c) co_return web::to_response(db_failure(c.error()));
     // A concurrent writer can make the second branch see a stale 'pending'; the rerun then
     // sees the committed state.
     for (int attempt = 0; attempt < 5; ++attempt) {
       auto r = co_await c->query(sql::transition, pg::params(*id, to_string(target)));
-      if (!r) co_return db_failure(r);
+      if (!r) co_return web::to_response(db_failure(r));
       if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
       auto o = order_from_row(r, 0);
       bool applied = r.get(0, "applied") == "t";
@@ -381,7 +377,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (auto denied = check_auth(req)) co_return *denied;
     if (auto r = not_started()) co_return *r;
     auto r = co_await query_once(sql::delete_all);
-    if (!r) co_return db_failure(r);
+    if (!r) co_return web::to_response(db_failure(r));
     core::log::warn("all orders deleted", {{"count", r.get_int(0, "n")}});
     co_return http::response::json(200, "{\"deleted\":" + std::string(r.get(0, "n")) + "}");
   }
@@ -527,11 +523,16 @@ api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafk
     : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka))) {
   auto* p = impl_.get();
   auto& s = *p->server;
-  s.route("POST", "/orders", [p](http::request& r) { return p->create(r); });
+  s.route("POST", "/orders", [p](http::request& r) { return p->timed_create(r); });
   s.route("GET", "/orders", [p](http::request& r) { return p->list(r); });
   s.route("DELETE", "/orders", [p](http::request& r) { return p->remove_all(r); });
   s.route("GET", "/orders/{id}", [p](http::request& r) { return p->get(r); });
   s.route("PUT", "/orders/{id}", [p](http::request& r) { return p->update(r); });
+  web::backend web_backend;
+  web_backend.create = [p](json::new_order o) { return p->submit(std::move(o)); };
+  web_backend.list = [p](list_query q) { return p->list_orders(q); };
+  web_backend.check_auth = [p](const http::request& r) { return p->check_auth(r); };
+  web::add_routes(s, std::move(web_backend), p->dash, {p->cfg.max_body_bytes});
   s.listen(p->cfg.host, p->cfg.port);
   ctx.add_readiness("postgres", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->pool.ping();
@@ -558,9 +559,12 @@ void api::stop() noexcept {
   impl_->relay_wake.cancel();
   impl_->stats_timer.cancel();
   impl_->server->stop();
+  impl_->dash->stop();
 }
 
-bool api::stopped() const noexcept { return impl_->relay_done && impl_->stats_done && impl_->server->stopped(); }
+bool api::stopped() const noexcept {
+  return impl_->relay_done && impl_->stats_done && impl_->server->stopped() && impl_->dash->stopped();
+}
 
 std::uint16_t api::port() const noexcept { return impl_->server->port(); }
 
