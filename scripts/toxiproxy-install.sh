@@ -46,17 +46,15 @@ mkdir -p "$bin_dir"
 exec 9>"$bin_dir/.toxiproxy.lock"
 flock 9
 if [[ $(installed_version) != "$TOXIPROXY_VERSION" ]]; then
-  pf_log "building toxiproxy-server $TOXIPROXY_VERSION from its Go module (first time only, under a minute)"
-  log=$bin_dir/toxiproxy-build.log
+  pf_log "building toxiproxy-server $TOXIPROXY_VERSION from its Go module (first time only, about a minute)"
   # `go install` names the binary after its package directory (cmd/server); it is built into
   # a scratch GOBIN and renamed, so the cache never holds a half-written or oddly named file.
   tmp=$(mktemp -d "$bin_dir/.toxiproxy-build.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
-  if ! GOBIN=$tmp GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0 \
+  pf_step "build toxiproxy-server $TOXIPROXY_VERSION" "$bin_dir/toxiproxy-build.log" \
+    env GOBIN="$tmp" GOFLAGS="-mod=mod ${GOFLAGS:-}" CGO_ENABLED=0 \
     go install -trimpath -ldflags "-s -w -X $MODULE.Version=$TOXIPROXY_VERSION" \
-    "$MODULE/cmd/server@$TOXIPROXY_VERSION" >"$log" 2>&1; then
-    pf_die "building toxiproxy-server $TOXIPROXY_VERSION failed: read $log"
-  fi
+    "$MODULE/cmd/server@$TOXIPROXY_VERSION"
   mv -f "$tmp/server" "$server"
 fi
 got=$(installed_version)
