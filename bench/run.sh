@@ -4,13 +4,18 @@
 #   2 api         POST /orders latency at fixed rates (loadgen open model); highest rate with p99 < 10 ms
 #   3 end to end  highest rate whose backlog stays bounded and where verify passes; create->terminal
 #   4 footprint   RSS of each role at that rate, start -> /readyz ok
-#   5 ratios      and the issue's targets, each "met" or "missed"
+#   5 ratios      and the targets, each "met" or "missed"
+#   6 cost        at a fixed rate (300/s) and at the highest end-to-end rate: CPU time per order
+#                 of every process (each role, PostgreSQL with its backends, each broker,
+#                 Toxiproxy), PostgreSQL transactions and WAL syncs per order, Kafka requests
+#                 per order by type (broker JMX, scripts/stack.sh kafka-requests)
 # Writes OUT/<stamp>.json and OUT/<stamp>.md (OUT = bench/results). Never fails on speed.
 #
 # usage: bench/run.sh [--smoke] [--out DIR] [--keep]
 #   --smoke  seconds-long run of every part (for make test); results go to a temp dir
 #   --keep   keep the benchmark's database schema afterwards (for a look with psql)
-# env: POKEFLOW_BIN (default build/pokeflow), BENCH_CLIENTS (pgbench clients, 16)
+# env: POKEFLOW_BIN (default build/pokeflow), BENCH_CLIENTS (pgbench clients, 16),
+#      BENCH_BATCH_CLIENTS (pgbench clients for L_pg_batch, 4)
 #
 # Everything runs in a private PostgreSQL schema (PGOPTIONS search_path) and on private Kafka
 # topics and groups, so the shared database and the demo topics are left alone.
@@ -39,14 +44,17 @@ BIN=${POKEFLOW_BIN:-$repo/build/pokeflow}
 [[ -x $BIN ]] || pf_die "$BIN not found: run make build (or set POKEFLOW_BIN)"
 pf_need pgbench psql wrk jq curl
 clients=${BENCH_CLIENTS:-16}
+batch_clients=${BENCH_BATCH_CLIENTS:-4}  # 100 orders per statement: a few clients already fill 2 cores
 
 if ((smoke)); then
   pgbench_s=2 wrk_s=2 api_step_s=1 api_rates=(100 200) e2e_step_s=2 e2e_rates=(20 40) wait_s=30 refine=0
+  cost_rate=30 cost_s=3
   out=${out:-$(mktemp -d /tmp/pokeflow-bench-smoke.XXXXXX)}
 else
   # Rates double until a step fails; then one bisection between the last pass and first fail.
   pgbench_s=15 wrk_s=10 api_step_s=10 api_rates=(250 500 1000 2000 4000 8000 16000 32000)
   e2e_step_s=20 e2e_rates=(100 200 400 800 1600 3200 6400 12800) wait_s=60 refine=1
+  cost_rate=300 cost_s=20
   out=${out:-$repo/bench/results}
 fi
 mkdir -p "$out"
@@ -104,6 +112,13 @@ l_pg=$(awk '/^tps = / {print $3}' "$work/pgbench.log")
 pgbench_lat=$(awk '/^latency average = / {print $4}' "$work/pgbench.log")
 [[ -n $l_pg ]] || { cat "$work/pgbench.log" >&2; pf_die "no tps in pgbench output"; }
 pf_log "L_pg = $l_pg orders/s"
+reset_tables
+pf_log "1/5 pgbench: the same SQL with 100 orders per statement, $batch_clients clients, $((pgbench_s + 3))s"
+pgbench -n -M extended -c "$batch_clients" -j 2 -T "$((pgbench_s + 3))" -f "$here/pgbench/order-batch.sql" >"$work/pgbench-batch.log" 2>&1 ||
+  { cat "$work/pgbench-batch.log" >&2; pf_die "pgbench (batches of 100) failed"; }
+l_pg_batch=$(awk '/^tps = / {print $3 * 100}' "$work/pgbench-batch.log")
+[[ -n $l_pg_batch ]] || { cat "$work/pgbench-batch.log" >&2; pf_die "no tps in pgbench output (batches of 100)"; }
+pf_log "L_pg_batch = $l_pg_batch orders/s"
 reset_tables
 
 # ---------------------------------------------------------------- roles (and 4. time to ready)
@@ -233,6 +248,81 @@ if ((refine && fail_rate > 0 && e2e_ok_rate > 0)); then
   if e2e_step "$mid"; then e2e_ok_rate=$mid; fi
 fi
 
+# ---------------------------------------------------------------- 6. cost per order
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() { # PID [WITH_CHILDREN] -> utime+stime (+ reaped children's) in clock ticks
+  # Fields after the command name's last ')': state is 1, so utime..cstime are 12..15.
+  awk -v c="${2:-0}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (c) t += $14 + $15; print t }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+cpu_snapshot() { # -> "name ticks" lines: the roles, PostgreSQL (postmaster, its live backends
+  # and every backend that has exited since: the postmaster reaps them), brokers, Toxiproxy
+  local r name pid t c
+  for r in "${!pids[@]}"; do echo "$r $(cpu_ticks "${pids[$r]}")"; done
+  while read -r name pid; do
+    if [[ $name == postgresql ]]; then
+      t=$(cpu_ticks "$pid" 1)
+      for c in $(pgrep -P "$pid"); do t=$((t + $(cpu_ticks "$c"))); done
+      echo "postgresql $t"
+    else
+      echo "$name $(cpu_ticks "$pid")"
+    fi
+  done < <("$repo/scripts/stack.sh" pids)
+}
+pg_counters() { # -> "xacts wal_syncs wal_records" (database-wide; psql's own few included)
+  q "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),
+            (SELECT wal_sync FROM pg_stat_wal), (SELECT wal_records FROM pg_stat_wal)" | tr '|' ' '
+}
+kafka_requests() { # -> JSON {type: count summed over brokers}
+  "$repo/scripts/stack.sh" kafka-requests | jq -R -s 'split("\n") | map(select(length > 0) | split(" "))
+    | reduce .[] as $l ({}; .[$l[1]] += ($l[2] | tonumber))'
+}
+to_json() { jq -R -s 'split("\n") | map(select(length > 0) | split(" ")) | map({(.[0]): (.[1] | tonumber)}) | add // {}'; }
+
+cost_json="[]"
+cost_step() { # RATE: one run at RATE for cost_s, drained; deltas per acknowledged order
+  local rate=$1 s="$work/cost-$1.json" ledger="$work/cost-$1.csv" v="$work/cost-verify-$1.json"
+  local cpu0 cpu1 pg0 pg1 k0 k1 t0 t1 acked
+  reset_tables
+  sleep 1
+  # JMX reads start a JVM each: outside the CPU window (their few requests count, at most 2).
+  k0=$(kafka_requests)
+  cpu0=$(cpu_snapshot | to_json) pg0=$(pg_counters) t0=$(now_ms)
+  loadgen "$rate" "$cost_s" "$s" "$ledger"
+  drain
+  sleep 1  # PostgreSQL publishes a backend's counters when its transaction ends, at most 1 s late
+  cpu1=$(cpu_snapshot | to_json) pg1=$(pg_counters) t1=$(now_ms)
+  k1=$(kafka_requests)
+  acked=$(jq .acknowledged "$s")
+  "$BIN" verify --ledger "$ledger" --fraud-rules "$repo/config/fraud-rules.ini" --deadline 60s \
+    --wait "${wait_s}s" --json "$v" >/dev/null 2>>"$work/verify.log" || true
+  cost_json=$(jq --argjson rate "$rate" --argjson acked "${acked:-0}" --argjson tck "$clk_tck" \
+    --argjson secs "$(((t1 - t0) / 1000))" --argjson c0 "$cpu0" --argjson c1 "$cpu1" \
+    --arg pg0 "$pg0" --arg pg1 "$pg1" --argjson k0 "$k0" --argjson k1 "$k1" --slurpfile v "$v" '
+    def per(x): if $acked > 0 then (x / $acked * 1000 | round / 1000) else null end;
+    ($pg0 | split(" ") | map(tonumber)) as $p0 | ($pg1 | split(" ") | map(tonumber)) as $p1 |
+    ($c1 | with_entries(.value = ((.value - ($c0[.key] // 0)) * 1000 / $tck))) as $ms |
+    ($k1 | with_entries(.value = (.value - ($k0[.key] // 0))) | with_entries(select(.value > 0))) as $kr |
+    ([$ms | to_entries[] | select(.key | IN("api", "fraud", "updater", "reverser")) | .value] | add // 0) as $roles |
+    ([$ms | to_entries[] | .value] | add // 0) as $all |
+    . + [{rate: $rate, orders: $acked, seconds: $secs,
+          cpu_ms_per_order: ($ms | with_entries(.value = per(.value))),
+          roles_cpu_ms_per_order: per($roles), total_cpu_ms_per_order: per($all),
+          pg_xacts_per_order: per($p1[0] - $p0[0]), pg_wal_syncs_per_order: per($p1[1] - $p0[1]),
+          pg_wal_records_per_order: per($p1[2] - $p0[2]),
+          kafka_requests_per_order: ($kr | with_entries(.value = per(.value))),
+          # Fetch counts FetchConsumer and FetchFollower too: only Fetch goes into the total.
+          kafka_requests_total_per_order: per([$kr | to_entries[] | select(.key | IN("FetchConsumer", "FetchFollower") | not) | .value] | add // 0),
+          verify_ok: $v[0].ok}]' <<<"$cost_json")
+  pf_log "cost at $rate/s: $(jq -r '.[-1] | "\(.orders) orders, total CPU \(.total_cpu_ms_per_order) ms/order (roles \(.roles_cpu_ms_per_order)), PG xacts \(.pg_xacts_per_order)/order, Kafka requests \(.kafka_requests_total_per_order)/order"' <<<"$cost_json")"
+}
+pf_log "6/6 cost: CPU, transactions and requests per order at $cost_rate/s for ${cost_s}s, drained"
+cost_step "$cost_rate"
+if ((!smoke && e2e_ok_rate > 0 && e2e_ok_rate != cost_rate)); then
+  pf_log "6/6 cost: the same at the highest end-to-end rate, $e2e_ok_rate/s"
+  cost_step "$e2e_ok_rate"
+fi
+
 # ---------------------------------------------------------------- 4 + 5. footprint, ratios, targets
 rss_json="{}" ready_json="{}"
 for r in "${!pids[@]}"; do
@@ -243,7 +333,7 @@ done
 jq -n --arg stamp "$stamp" --argjson smoke "$smoke" --arg host "$(uname -n)" --argjson cpus "$(nproc)" \
   --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
   --arg version "$("$BIN" --version 2>/dev/null | head -1)" --arg commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --argjson l_pg "$l_pg" --argjson pgbench_lat "${pgbench_lat:-null}" --argjson clients "$clients" \
+  --argjson l_pg "$l_pg" --argjson l_pg_batch "$l_pg_batch" --argjson cost "$cost_json" --argjson pgbench_lat "${pgbench_lat:-null}" --argjson clients "$clients" --argjson batch_clients "$batch_clients" \
   --argjson http "$http_ceiling" --argjson api "$api_json" --argjson api_ok "$api_ok_rate" --argjson api_max "$api_max" \
   --argjson half "$half" --argjson p99_half "$p99_half" --argjson e2e "$e2e_json" --argjson e2e_ok "$e2e_ok_rate" \
   --argjson rss "$rss_json" --argjson ready "$ready_json" \
@@ -253,19 +343,26 @@ jq -n --arg stamp "$stamp" --argjson smoke "$smoke" --arg host "$(uname -n)" --a
   {
     stamp: $stamp, smoke: ($smoke == 1), commit: $commit, version: $version,
     machine: {host: $host, cpus: $cpus, memory: $mem}, durations: $durations,
-    limits: {l_pg_orders_per_s: $l_pg, pgbench_clients: $clients, pgbench_latency_ms: $pgbench_lat,
+    limits: {l_pg_orders_per_s: $l_pg, l_pg_batch_orders_per_s: $l_pg_batch, pgbench_clients: $clients, pgbench_batch_clients: $batch_clients, pgbench_latency_ms: $pgbench_lat,
              http_ceiling_rps: $http},
     api: {steps: $api, max_rate_p99_under_10ms: $api_ok, max_achieved_rate: $api_max,
           half_max_rate: $half, p99_at_half_max_ms: $p99_half},
     end_to_end: {steps: $e2e, max_rate: $e2e_ok,
                  finalize_ms: ($best.verify.finalize_ms // null), verify: ($best.verify // null)},
     footprint: {rss_mib_at_max_e2e: $rss, ready_ms: $ready},
+    cost: $cost,
     ratios: {e2e_over_l_pg: (if $l_pg > 0 then ($e2e_ok / $l_pg * 1000 | round / 1000) else null end),
+             e2e_over_l_pg_batch: (if $l_pg_batch > 0 then ($e2e_ok / $l_pg_batch * 1000 | round / 1000) else null end),
              api_max_over_http_ceiling: (if $http > 0 then ($api_max / $http * 1000 | round / 1000) else null end)},
     targets: {
       e2e_at_least_70pct_of_l_pg: status(if $l_pg > 0 then $e2e_ok >= 0.7 * $l_pg else null end),
-      e2e_past_100pct_of_l_pg: status(if $l_pg > 0 then $e2e_ok > $l_pg else null end),
+      e2e_at_least_l_pg: status(if $l_pg > 0 then $e2e_ok >= $l_pg else null end),
       post_p99_le_10ms_at_half_max: status(if $p99_half == null then null else $p99_half <= 10 end),
+      post_p99_le_5ms_at_250: status($api | map(select(.rate == 250)) | if length == 0 then null else .[0].latency_ms.p99 <= 5 end),
+      finalize_p99_le_250ms_at_half_e2e: status($e2e | map(select(.rate == (($e2e_ok / 2) | floor) and .verify.finalize_ms.p99 != null))
+        | if length == 0 then null else .[0].verify.finalize_ms.p99 <= 250 end),
+      total_cpu_le_2ms_per_order_at_300: status($cost | map(select(.rate == 300)) | if length == 0 then null else .[0].total_cpu_ms_per_order <= 2 end),
+      roles_cpu_le_0_3ms_per_order_at_300: status($cost | map(select(.rate == 300)) | if length == 0 then null else .[0].roles_cpu_ms_per_order <= 0.3 end),
       rss_api_le_64mib: status(if $rss.api == null then null else $rss.api <= 64 end),
       rss_workers_le_32mib: status(if ($rss | length) < 4 then null else ([$rss.fraud, $rss.updater, $rss.reverser] | max) <= 32 end),
       ready_le_300ms: status(([$ready[]] | max) <= 300)
@@ -282,6 +379,7 @@ jq -r '
   "| part | measure | value |",
   "|---|---|---|",
   "| 1 limits | L_pg: pgbench, the pipeline SQL per order (\(.limits.pgbench_clients) clients) | \(.limits.l_pg_orders_per_s | round) orders/s |",
+  "| 1 limits | L_pg_batch: the same SQL, 100 orders per statement (\(.limits.pgbench_batch_clients) clients) | \(.limits.l_pg_batch_orders_per_s | round) orders/s |",
   "| 1 limits | HTTP ceiling: wrk on /healthz | \(.limits.http_ceiling_rps | round) requests/s |",
   "| 2 api | highest rate with POST p99 < 10 ms | \(.api.max_rate_p99_under_10ms) orders/s |",
   "| 2 api | max achieved rate | \(.api.max_achieved_rate | round) orders/s |",
@@ -292,13 +390,18 @@ jq -r '
   (.footprint.rss_mib_at_max_e2e | to_entries[] | "| 4 footprint | RSS \(.key) at that rate | \(.value) MiB |"),
   (.footprint.ready_ms | to_entries[] | "| 4 footprint | \(.key): start → /readyz ok | \(.value) ms |"),
   "| 5 ratios | end to end / L_pg | \(.ratios.e2e_over_l_pg | n) |",
+  "| 5 ratios | end to end / L_pg_batch | \(.ratios.e2e_over_l_pg_batch | n) |",
   "| 5 ratios | api max / HTTP ceiling | \(.ratios.api_max_over_http_ceiling | n) |",
   "",
   "| target | status |",
   "|---|---|",
   "| end to end ≥ 70% of L_pg | \(.targets.e2e_at_least_70pct_of_l_pg) |",
-  "| end to end > 100% of L_pg (batching, pipelining) | \(.targets.e2e_past_100pct_of_l_pg) |",
+  "| end to end ≥ L_pg | \(.targets.e2e_at_least_l_pg) |",
   "| POST p99 ≤ 10 ms at half the max rate | \(.targets.post_p99_le_10ms_at_half_max) |",
+  "| POST p99 ≤ 5 ms at 250/s | \(.targets.post_p99_le_5ms_at_250) |",
+  "| create → terminal p99 ≤ 250 ms at half the max end-to-end rate | \(.targets.finalize_p99_le_250ms_at_half_e2e) |",
+  "| total CPU ≤ 2 ms per order at 300/s | \(.targets.total_cpu_le_2ms_per_order_at_300) |",
+  "| roles CPU ≤ 0.3 ms per order at 300/s | \(.targets.roles_cpu_le_0_3ms_per_order_at_300) |",
   "| RSS api ≤ 64 MiB | \(.targets.rss_api_le_64mib) |",
   "| RSS each worker ≤ 32 MiB | \(.targets.rss_workers_le_32mib) |",
   "| ready ≤ 300 ms | \(.targets.ready_le_300ms) |",
@@ -313,7 +416,16 @@ jq -r '
   "",
   "| rate /s | achieved /s | backlog at end | verify | violations | create→terminal p99 ms |",
   "|---|---|---|---|---|---|",
-  (.end_to_end.steps[] | "| \(.rate) | \(.loadgen.achieved_rate) | \(.backlog_at_end) | \(if .verify.ok then "ok" else "FAILED" end) | \(.verify.violations) | \(.verify.finalize_ms.p99) |")
+  (.end_to_end.steps[] | "| \(.rate) | \(.loadgen.achieved_rate) | \(.backlog_at_end) | \(if .verify.ok then "ok" else "FAILED" end) | \(.verify.violations) | \(.verify.finalize_ms.p99) |"),
+  "",
+  "Cost per order (CPU ms of each process from /proc over the run and its drain; PostgreSQL includes its backends; Kafka requests from the brokers'"'"' JMX, summed over the 3 brokers):",
+  "",
+  (.cost[] | "At \(.rate)/s, \(.orders) orders over \(.seconds) s (verify \(if .verify_ok then "ok" else "FAILED" end)):", "",
+    "| process | CPU ms per order |", "|---|---|",
+    (.cpu_ms_per_order | to_entries | sort_by(.key)[] | "| \(.key) | \(.value | n) |"),
+    "| **roles (api, fraud, updater, reverser)** | **\(.roles_cpu_ms_per_order | n)** |",
+    "| **total** | **\(.total_cpu_ms_per_order | n)** |", "",
+    "PostgreSQL per order: \(.pg_xacts_per_order | n) transactions, \(.pg_wal_syncs_per_order | n) WAL syncs, \(.pg_wal_records_per_order | n) WAL records. Kafka requests per order: \(.kafka_requests_total_per_order | n) (\(.kafka_requests_per_order | to_entries | sort_by(-.value) | map("\(.key) \(.value)") | join(", ")))", "")
 ' "$out/$stamp.json" >"$out/$stamp.md"
 
 pf_log "results: $out/$stamp.json and $out/$stamp.md"

@@ -21,6 +21,8 @@ KAFKA_PORT_BASE="${POKEFLOW_STACK_KAFKA_PORT_BASE:-19092}"
 KAFKA_DIRECT_PORT_BASE="${POKEFLOW_STACK_KAFKA_DIRECT_PORT_BASE:-$((KAFKA_PORT_BASE + 200))}"
 REPLICATION_PORT_BASE="${POKEFLOW_STACK_REPLICATION_PORT_BASE:-$((KAFKA_PORT_BASE + 300))}"
 CONTROLLER_PORT_BASE="${POKEFLOW_STACK_CONTROLLER_PORT_BASE:-19192}"
+# JMX on 127.0.0.1 only, for the benchmark's request counts (stack.sh kafka-requests).
+JMX_PORT_BASE="${POKEFLOW_STACK_JMX_PORT_BASE:-$((KAFKA_PORT_BASE + 400))}"
 TOXIPROXY_PORT="${POKEFLOW_STACK_TOXIPROXY_PORT:-8474}"
 STOP_TIMEOUT="${POKEFLOW_STACK_STOP_TIMEOUT:-30}"
 UP_TIMEOUT="${POKEFLOW_STACK_UP_TIMEOUT:-90}"
@@ -33,7 +35,7 @@ LOGS="$STACK/logs"
 RUN="$STACK/run"
 
 for v in PG_PORT PG_DIRECT_PORT KAFKA_PORT_BASE KAFKA_DIRECT_PORT_BASE REPLICATION_PORT_BASE \
-  CONTROLLER_PORT_BASE TOXIPROXY_PORT STOP_TIMEOUT UP_TIMEOUT; do
+  CONTROLLER_PORT_BASE JMX_PORT_BASE TOXIPROXY_PORT STOP_TIMEOUT UP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || pf_die "POKEFLOW_STACK_$v must be a number, got '${!v}'"
 done
 TOXIPROXY_API="http://127.0.0.1:$TOXIPROXY_PORT"
@@ -62,6 +64,8 @@ usage: scripts/stack.sh COMMAND
   leader TOPIC PARTITION  print the id of the broker leading that partition
   pids                    component and pid, one per line, for what is running
                           (postgresql, kafka-N, toxiproxy)
+  kafka-requests          requests each broker has handled since it started, by type, read
+                          over JMX (127.0.0.1:$JMX_PORT_BASE+): "kafka-N TYPE COUNT" lines
   bootstrap               print the Kafka bootstrap list
   kafka-tool NAME ARGS... run a Kafka CLI tool against the stack (--bootstrap-server is
                           added): topics, consumer-groups, configs, reassign-partitions,
@@ -73,6 +77,7 @@ kafka_port() { echo $((KAFKA_PORT_BASE + $1 - 1)); }  # the proxy clients use
 kafka_direct_port() { echo $((KAFKA_DIRECT_PORT_BASE + $1 - 1)); }
 replication_port() { echo $((REPLICATION_PORT_BASE + $1 - 1)); }
 controller_port() { echo $((CONTROLLER_PORT_BASE + $1 - 1)); }
+jmx_port() { echo $((JMX_PORT_BASE + $1 - 1)); }
 bootstrap() {
   local id out=()
   for id in "${NODES[@]}"; do out+=("127.0.0.1:$(kafka_port "$id")"); done
@@ -272,7 +277,16 @@ kafka_java_opts() { # ID
   # The markers let pid_of tell our brokers from any other java.
   echo "$KAFKA_HEAP_OPTS -XX:+UseSerialGC -XX:CICompilerCount=2 -Xss512k -Djava.awt.headless=true" \
     "-Dlog4j2.configurationFile=$repo/config/kafka/log4j2.properties -Dkafka.logs.dir=$LOGS" \
-    "$(kafka_marker "$1")"
+    "$(kafka_marker "$1") $(kafka_jmx_opts "$1")"
+}
+
+kafka_jmx_opts() { # ID: JMX without auth, bound to loopback only
+  local p
+  p=$(jmx_port "$1")
+  echo "-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.port=$p" \
+    "-Dcom.sun.management.jmxremote.rmi.port=$p -Dcom.sun.management.jmxremote.host=127.0.0.1" \
+    "-Djava.rmi.server.hostname=127.0.0.1 -Dcom.sun.management.jmxremote.authenticate=false" \
+    "-Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=true"
 }
 
 kafka_render() { # ID: writes the node's server.properties
@@ -815,6 +829,34 @@ cmd_kafka_tool() { # NAME ARGS...: a Kafka CLI tool from the installed jars
   exec java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$libs/*" "$cls" --bootstrap-server "$(bootstrap)" "$@"
 }
 
+cmd_kafka_requests() {
+  local libs id tmp rc=0
+  libs=$(kafka_libs)
+  tmp=$(mktemp -d)
+  for id in "${NODES[@]}"; do  # one JVM per broker, in parallel
+    alive "$(kafka_pid "$id")" || continue
+    {
+      # JmxTool's csv: one 'object:attribute,"value"' line per request type and version.
+      java -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$libs/*" org.apache.kafka.tools.JmxTool \
+        --jmx-url "service:jmx:rmi:///jndi/rmi://127.0.0.1:$(jmx_port "$id")/jmxrmi" \
+        --object-name 'kafka.network:type=RequestMetrics,name=RequestsPerSec,*' --attributes Count \
+        --one-time true --report-format csv 2>/dev/null |
+        awk -v node="kafka-$id" '
+          match($0, /request=[A-Za-z]+/) { t = substr($0, RSTART + 8, RLENGTH - 8)
+            v = $0; sub(/^.*,"/, "", v); sub(/".*$/, "", v); n[t] += v; seen = 1 }
+          END { for (t in n) print node, t, n[t]; exit !seen }' >"$tmp/$id" ||
+        echo "broker $id on 127.0.0.1:$(jmx_port "$id")" >"$tmp/$id.failed"
+    } &
+  done
+  wait
+  for id in "${NODES[@]}"; do
+    if [[ -e $tmp/$id.failed ]]; then pf_log "kafka-requests: no JMX answer from $(<"$tmp/$id.failed")"; rc=1
+    elif [[ -e $tmp/$id ]]; then cat "$tmp/$id"; fi
+  done
+  rm -rf "$tmp"
+  return $rc
+}
+
 cmd_pids() {
   local pid id
   pid=$(pg_pid); alive "$pid" && echo "postgresql $pid"
@@ -835,6 +877,7 @@ case "${1:-}" in
   net) shift; cmd_net "$@" ;;
   leader) shift; cmd_leader "$@" ;;
   pids) cmd_pids ;;
+  kafka-requests) cmd_kafka_requests ;;
   bootstrap) bootstrap ;;
   kafka-tool) shift; cmd_kafka_tool "$@" ;;
   -h | --help | help) usage ;;
