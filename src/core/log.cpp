@@ -7,6 +7,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/text.hpp"
+
 namespace pokeflow::core::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
@@ -14,23 +16,7 @@ std::mutex g_out_mutex;
 
 void append_escaped(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
+  text::append_json_escaped(out, s);
   out.push_back('"');
 }
 
