@@ -2,12 +2,28 @@
 
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/process_metrics.hpp"
+#include "temp_dir.hpp"
 
 using namespace pokeflow;
+
+namespace {
+// promtool (Debian's prometheus package) is the judge of the format: its exit code and report.
+std::pair<int, std::string> promtool_check(const std::string& exposition) {
+  pokeflow::test::temp_dir dir;
+  const auto path = dir.file("metrics.prom"), report_path = dir.file("promtool.out");
+  std::ofstream(path) << exposition;
+  int rc = std::system(("promtool check metrics < '" + path + "' > '" + report_path + "' 2>&1").c_str());
+  std::ifstream out(report_path);
+  return {rc, std::string((std::istreambuf_iterator<char>(out)), {})};
+}
+}  // namespace
 
 TEST_CASE("log lines are one JSON object with escaped fields", "[log]") {
   auto line = core::log::format(log_level::warn, "order \"odd\"\n", {{"order_id", 42}, {"ok", true},
@@ -52,14 +68,37 @@ TEST_CASE("metrics render in Prometheus text format", "[metrics]") {
   CHECK_THROWS(r.get_gauge("http_requests_total", "clash"));
   CHECK_THROWS(r.get_counter("bad name", "x"));
 
-  // promtool (Debian's prometheus package) is the judge of the format.
-  const char* path = "/tmp/pokeflow-metrics-test.prom";
-  std::ofstream(path) << text;
-  int rc = std::system((std::string("promtool check metrics < ") + path + " > /tmp/pokeflow-promtool.out 2>&1").c_str());
-  std::ifstream out("/tmp/pokeflow-promtool.out");
-  std::string report((std::istreambuf_iterator<char>(out)), {});
+  auto [rc, report] = promtool_check(text);
   INFO(report);
   CHECK(rc == 0);
+}
+
+TEST_CASE("a callback counter renders as a counter that promtool accepts", "[metrics]") {
+  core::metrics::registry r;
+  double cpu = 1.25;
+  r.add_callback_counter("process_cpu_seconds_total", "CPU", [&cpu] { return cpu; });
+  r.get_counter("pokeflow_orders_created_total", "Orders").inc(4);
+  auto text = r.render();
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.25\n") != std::string::npos);
+  cpu = 2.5;  // read at scrape time
+  CHECK(r.render().find("process_cpu_seconds_total 2.5\n") != std::string::npos);
+  CHECK_THROWS(r.add_callback_gauge("process_cpu_seconds_total", "clash", [] { return 0.0; }));
+  r.add_callback_counter("broken_total", "throws", []() -> double { throw std::runtime_error("no /proc"); });
+  CHECK(r.render().find("broken_total NaN\n") != std::string::npos);
+
+  auto [rc, report] = promtool_check(text);
+  INFO(report);
+  CHECK(rc == 0);
+}
+
+TEST_CASE("the process metrics follow Prometheus' names and types", "[metrics]") {
+  core::metrics::registry r;
+  core::register_process_metrics(r);
+  auto text = r.render();
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+  CHECK(text.find("# TYPE process_resident_memory_bytes gauge") != std::string::npos);
+  CHECK(text.find("# TYPE process_start_time_seconds gauge") != std::string::npos);
+  CHECK(text.find("process_cpu_seconds ") == std::string::npos);  // the old, untyped-as-counter name
 }
 
 TEST_CASE("label values are escaped", "[metrics]") {
