@@ -37,7 +37,7 @@ void set_level(log_level level) noexcept { g_level.store(static_cast<int>(level)
 log_level level() noexcept { return static_cast<log_level>(g_level.load()); }
 bool enabled(log_level l) noexcept { return static_cast<int>(l) >= g_level.load(std::memory_order_relaxed); }
 
-std::string format(log_level lvl, std::string_view msg, std::initializer_list<field> fields) {
+std::string format(log_level lvl, std::string_view msg, std::initializer_list<field> fields, std::string_view role) {
   std::string out;
   out.reserve(128);
   out += "{\"ts\":";
@@ -46,6 +46,10 @@ std::string format(log_level lvl, std::string_view msg, std::initializer_list<fi
   out += to_string(lvl);
   out += "\",\"msg\":";
   append_escaped(out, msg);
+  if (!role.empty()) {
+    out += ",\"role\":";
+    append_escaped(out, role);
+  }
   for (const auto& f : fields) {
     out.push_back(',');
     append_escaped(out, f.key);
@@ -70,9 +74,9 @@ std::string format(log_level lvl, std::string_view msg, std::initializer_list<fi
   return out;
 }
 
-void write(log_level lvl, std::string_view msg, std::initializer_list<field> fields) noexcept {
+void write(log_level lvl, std::string_view msg, std::initializer_list<field> fields, std::string_view role) noexcept {
   try {
-    auto line = format(lvl, msg, fields);
+    auto line = format(lvl, msg, fields, role);
     std::lock_guard lock(g_out_mutex);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);

@@ -1,10 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -36,6 +40,42 @@ TEST_CASE("log lines are one JSON object with escaped fields", "[log]") {
   CHECK(line.find("\"ok\":true") != std::string::npos);
   CHECK(line.find("\"price\":1.5") != std::string::npos);
   CHECK(line.find("\"who\":\"a\\\\b\"") != std::string::npos);
+}
+
+TEST_CASE("a role's logger names the role in every line; process lines have none", "[log]") {
+  auto line = core::log::format(log_level::info, "decided", {{"order_id", 7}}, "fraud");
+  CHECK(line.find("\"msg\":\"decided\",\"role\":\"fraud\",\"order_id\":7}") != std::string::npos);
+  CHECK(core::log::format(log_level::info, "starting", {}).find("\"role\"") == std::string::npos);
+
+  // What the loggers really write: stdout captured in a file.
+  core::log::set_level(log_level::info);
+  pokeflow::test::temp_dir dir;
+  const auto path = dir.file("stdout");
+  std::fflush(stdout);
+  int saved = ::dup(STDOUT_FILENO);
+  REQUIRE(saved >= 0);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, STDOUT_FILENO);
+  ::close(fd);
+  core::log::logger fraud("fraud"), updater("updater");
+  fraud.info("from fraud");
+  updater.warn("from updater", {{"partition", 2}});
+  core::log::info("from main");
+  fraud.debug("filtered out at info");
+  std::fflush(stdout);
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].find("\"msg\":\"from fraud\",\"role\":\"fraud\"") != std::string::npos);
+  CHECK(lines[1].find("\"msg\":\"from updater\",\"role\":\"updater\",\"partition\":2}") != std::string::npos);
+  CHECK(lines[2].find("\"role\"") == std::string::npos);
+  CHECK(fraud.role() == "fraud");
+  CHECK(core::log::logger().role().empty());
 }
 
 TEST_CASE("log level filters", "[log]") {
