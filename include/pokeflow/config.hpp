@@ -99,6 +99,16 @@ struct loadgen_config {
   std::string countries_file = "config/countries.txt";
 };
 
+// `pokeflow verify` (a subcommand, not a role).
+struct verify_config {
+  std::string ledger;                         // CSV written by loadgen
+  std::string since;                          // or a time window (timestamps PostgreSQL understands)
+  std::string until;
+  std::chrono::milliseconds deadline{60000};  // acknowledged -> terminal allowed time
+  std::chrono::milliseconds wait{0};          // keep re-checking stuck orders this long before judging
+  std::string json;                           // also write the JSON summary here
+};
+
 enum class role { api, fraud, updater, reverser, loadgen };
 
 struct app_config {

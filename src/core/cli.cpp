@@ -11,46 +11,17 @@
 #include <set>
 #include <sstream>
 
+#include "core/ini.hpp"
+#include "core/text.hpp"
+
 namespace pokeflow::core::cli {
 namespace {
 
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
+std::string trim(std::string_view s) { return std::string(text::trim(s)); }
 
 std::string env_name(std::string_view long_name) {
   std::string out = "POKEFLOW_";
   for (char c : long_name) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  return out;
-}
-
-struct config_line {
-  std::string key, value;
-  int line;
-};
-
-// Flat `name = value` lines; '#' and ';' start comments; [section] headers are ignored.
-std::vector<config_line> read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read config file " + path);
-  std::vector<config_line> out;
-  std::string raw;
-  int n = 0;
-  while (std::getline(in, raw)) {
-    ++n;
-    auto line = trim(raw);
-    if (line.empty() || line[0] == '#' || line[0] == ';' || line[0] == '[') continue;
-    auto eq = line.find('=');
-    if (eq == std::string::npos)
-      throw std::runtime_error("config file " + path + " line " + std::to_string(n) + ": expected name = value");
-    auto key = trim(std::string_view(line).substr(0, eq));
-    auto value = trim(std::string_view(line).substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    out.push_back({key, value, n});
-  }
   return out;
 }
 
@@ -155,9 +126,9 @@ parsed parse(int argc, const char* const* argv) {
     all.push_back(o);
     return o;
   };
-  auto duration = [&](const std::string& name, std::chrono::milliseconds& target, const std::string& help,
-                      const char* group) {
-    auto* o = app.add_option_function<std::string>(
+  auto duration_on = [&](CLI::App& on, const std::string& name, std::chrono::milliseconds& target,
+                         const std::string& help, const char* group) {
+    auto* o = on.add_option_function<std::string>(
         name,
         [&target, name](const std::string& v) {
           try {
@@ -170,6 +141,8 @@ parsed parse(int argc, const char* const* argv) {
     o->default_str(format_ms(target));
     return reg(o, group);
   };
+  auto duration = [&](const std::string& name, std::chrono::milliseconds& target, const std::string& help,
+                      const char* group) { return duration_on(app, name, target, help, group); };
 
   // Process
   std::string roles_text;
@@ -286,32 +259,10 @@ parsed parse(int argc, const char* const* argv) {
   reg(verify->add_option("--ledger", result.verify.ledger, "Ledger CSV written by the loadgen role"), "verify");
   reg(verify->add_option("--since", result.verify.since, "Or: orders created at or after this timestamp"), "verify");
   reg(verify->add_option("--until", result.verify.until, "  ... and before this timestamp"), "verify");
-  {
-    auto* o = verify->add_option_function<std::string>(
-        "--deadline",
-        [&](const std::string& v) {
-          try {
-            result.verify.deadline = parse_duration(v);
-          } catch (const std::exception& e) {
-            throw CLI::ValidationError("--deadline", e.what());
-          }
-        },
-        "Time an order may take from acknowledgement to a terminal state");
-    o->default_str("60s");
-    reg(o, "verify");
-    auto* w = verify->add_option_function<std::string>(
-        "--wait",
-        [&](const std::string& v) {
-          try {
-            result.verify.wait = parse_duration(v);
-          } catch (const std::exception& e) {
-            throw CLI::ValidationError("--wait", e.what());
-          }
-        },
-        "Keep re-checking pending orders this long before judging");
-    w->default_str("0s");
-    reg(w, "verify");
-  }
+  duration_on(*verify, "--deadline", result.verify.deadline,
+              "Time an order may take from acknowledgement to a terminal state", "verify");
+  duration_on(*verify, "--wait", result.verify.wait, "Keep re-checking pending orders this long before judging",
+              "verify");
   reg(verify->add_option("--json", result.verify.json, "Also write the JSON summary to this file"), "verify");
   app.require_subcommand(0, 1);
 
@@ -334,7 +285,7 @@ parsed parse(int argc, const char* const* argv) {
       if (const char* e = std::getenv("POKEFLOW_CONFIG"); e && *e) cfg_path = e;
     }
     if (cfg_path) {
-      for (const auto& line : read_config_file(*cfg_path)) {
+      for (const auto& line : text::parse_file(*cfg_path, "config file", ini::parse)) {
         CLI::Option* o = app.get_option_no_throw("--" + line.key);
         if (!o) {
           for (auto* sub : {topics, verify})

@@ -17,15 +17,6 @@ struct topics_args {
   bool groups = false;          // describe: also consumer group lag
 };
 
-struct verify_args {
-  std::string ledger;                        // CSV written by loadgen
-  std::string since;                         // or a time window (timestamps PostgreSQL understands)
-  std::string until;
-  std::chrono::milliseconds deadline{60000}; // acknowledged -> terminal allowed time
-  std::chrono::milliseconds wait{0};         // keep re-checking stuck orders this long before judging
-  std::string json;                          // also write the JSON summary here
-};
-
 enum class command { roles, migrate, topics, verify, exit };
 
 struct parsed {
@@ -33,7 +24,7 @@ struct parsed {
   int exit_code = 0;  // for command::exit
   app_config config;
   topics_args topics;
-  verify_args verify;
+  verify_config verify;
 };
 
 // Parses argv (and the environment). Never throws: --help/--version give command::exit

@@ -7,9 +7,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "core/text.hpp"
 
 namespace pokeflow::core::ledger {
 namespace {
@@ -133,15 +133,7 @@ ledger_contents parse_ledger(std::string_view text) {
 }
 
 ledger_contents read_ledger(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("ledger " + path + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  try {
-    return parse_ledger(ss.str());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error("ledger " + path + ": " + e.what());
-  }
+  return text::parse_file(path, "ledger", parse_ledger);
 }
 
 ledger_writer::ledger_writer(const std::string& path) : path_(path) {

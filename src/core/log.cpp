@@ -7,6 +7,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/text.hpp"
+
 namespace pokeflow::core::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
@@ -14,23 +16,7 @@ std::mutex g_out_mutex;
 
 void append_escaped(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
+  text::append_json_escaped(out, s);
   out.push_back('"');
 }
 
@@ -51,7 +37,7 @@ void set_level(log_level level) noexcept { g_level.store(static_cast<int>(level)
 log_level level() noexcept { return static_cast<log_level>(g_level.load()); }
 bool enabled(log_level l) noexcept { return static_cast<int>(l) >= g_level.load(std::memory_order_relaxed); }
 
-std::string format(log_level lvl, std::string_view msg, std::initializer_list<field> fields) {
+std::string format(log_level lvl, std::string_view msg, std::initializer_list<field> fields, std::string_view role) {
   std::string out;
   out.reserve(128);
   out += "{\"ts\":";
@@ -60,6 +46,10 @@ std::string format(log_level lvl, std::string_view msg, std::initializer_list<fi
   out += to_string(lvl);
   out += "\",\"msg\":";
   append_escaped(out, msg);
+  if (!role.empty()) {
+    out += ",\"role\":";
+    append_escaped(out, role);
+  }
   for (const auto& f : fields) {
     out.push_back(',');
     append_escaped(out, f.key);
@@ -84,9 +74,9 @@ std::string format(log_level lvl, std::string_view msg, std::initializer_list<fi
   return out;
 }
 
-void write(log_level lvl, std::string_view msg, std::initializer_list<field> fields) noexcept {
+void write(log_level lvl, std::string_view msg, std::initializer_list<field> fields, std::string_view role) noexcept {
   try {
-    auto line = format(lvl, msg, fields);
+    auto line = format(lvl, msg, fields, role);
     std::lock_guard lock(g_out_mutex);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);

@@ -1,10 +1,14 @@
 #pragma once
 // Structured JSON logs, one object per line on stdout:
 // {"ts":"2026-11-25T12:00:00.123Z","level":"info","msg":"...","role":"api", ...fields}
+// "role" is there when the line comes from a role's logger (role_context::log), so with
+// --role=fraud,updater in one process each line says whose it is; process-wide lines (main,
+// runtime, shared clients) use the free functions and carry no role.
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include "pokeflow/config.hpp"
@@ -32,10 +36,12 @@ void set_level(log_level level) noexcept;
 log_level level() noexcept;
 bool enabled(log_level level) noexcept;
 
-// Formats one JSON line (exposed for tests).
-std::string format(log_level level, std::string_view msg, std::initializer_list<field> fields);
+// Formats one JSON line (exposed for tests); an empty role is left out.
+std::string format(log_level level, std::string_view msg, std::initializer_list<field> fields,
+                   std::string_view role = {});
 // Writes one line to stdout; thread-safe, never throws.
-void write(log_level level, std::string_view msg, std::initializer_list<field> fields = {}) noexcept;
+void write(log_level level, std::string_view msg, std::initializer_list<field> fields = {},
+           std::string_view role = {}) noexcept;
 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) noexcept {
   if (enabled(log_level::debug)) write(log_level::debug, m, f);
@@ -49,5 +55,30 @@ inline void warn(std::string_view m, std::initializer_list<field> f = {}) noexce
 inline void error(std::string_view m, std::initializer_list<field> f = {}) noexcept {
   write(log_level::error, m, f);
 }
+
+// A logger for one role: the same lines as the free functions plus "role". Cheap to copy; a
+// default-constructed one has no role.
+class logger {
+ public:
+  logger() = default;
+  explicit logger(std::string role) : role_(std::move(role)) {}
+  const std::string& role() const noexcept { return role_; }
+
+  void debug(std::string_view m, std::initializer_list<field> f = {}) const noexcept {
+    if (enabled(log_level::debug)) write(log_level::debug, m, f, role_);
+  }
+  void info(std::string_view m, std::initializer_list<field> f = {}) const noexcept {
+    if (enabled(log_level::info)) write(log_level::info, m, f, role_);
+  }
+  void warn(std::string_view m, std::initializer_list<field> f = {}) const noexcept {
+    if (enabled(log_level::warn)) write(log_level::warn, m, f, role_);
+  }
+  void error(std::string_view m, std::initializer_list<field> f = {}) const noexcept {
+    write(log_level::error, m, f, role_);
+  }
+
+ private:
+  std::string role_;
+};
 
 }  // namespace pokeflow::core::log

@@ -136,32 +136,40 @@ histogram& registry::get_histogram(const std::string& name, const std::string& h
 
 void registry::add_callback_gauge(const std::string& name, const std::string& help, std::function<double()> fn) {
   std::lock_guard lock(mutex_);
-  auto& f = get_family(name, help, kind::gauge);
-  f.callback = std::move(fn);
+  get_family(name, help, kind::gauge).callback = std::move(fn);
+}
+
+void registry::add_callback_counter(const std::string& name, const std::string& help, std::function<double()> fn) {
+  std::lock_guard lock(mutex_);
+  get_family(name, help, kind::counter).callback = std::move(fn);
 }
 
 std::string registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
+  // The unlabelled series of a callback family, read now.
+  auto render_callback = [&out](const std::string& name, const family& f) {
+    if (!f.callback) return;
+    double v = 0;
+    try {
+      v = f.callback();
+    } catch (...) {
+      v = std::nan("");
+    }
+    out += name + " " + format_value(v) + "\n";
+  };
   for (const auto& [name, f] : families_) {
     out += "# HELP " + name + " " + escape_help(f.help) + "\n";
     switch (f.k) {
       case kind::counter:
         out += "# TYPE " + name + " counter\n";
         for (const auto& [l, c] : f.counters) out += name + render_labels(l) + " " + format_value(c->value()) + "\n";
+        render_callback(name, f);
         break;
       case kind::gauge:
         out += "# TYPE " + name + " gauge\n";
         for (const auto& [l, g] : f.gauges) out += name + render_labels(l) + " " + format_value(g->value()) + "\n";
-        if (f.callback) {
-          double v = 0;
-          try {
-            v = f.callback();
-          } catch (...) {
-            v = std::nan("");
-          }
-          out += name + " " + format_value(v) + "\n";
-        }
+        render_callback(name, f);
         break;
       case kind::histogram:
         out += "# TYPE " + name + " histogram\n";

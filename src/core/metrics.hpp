@@ -66,6 +66,9 @@ class registry {
                            std::vector<double> bounds = default_latency_buckets());
   // A gauge computed at scrape time (e.g. outbox backlog read elsewhere, RSS).
   void add_callback_gauge(const std::string& name, const std::string& help, std::function<double()> fn);
+  // A counter read at scrape time from a source that only grows (e.g. CPU seconds); the
+  // name should end in _total. A callback that throws renders NaN.
+  void add_callback_counter(const std::string& name, const std::string& help, std::function<double()> fn);
 
   std::string render() const;
 

@@ -36,8 +36,8 @@ double cpu_seconds() {
 
 void register_process_metrics(metrics::registry& r) {
   r.add_callback_gauge("process_resident_memory_bytes", "Resident memory size in bytes", rss_bytes);
-  r.add_callback_gauge("process_cpu_seconds", "User and system CPU time spent in seconds",
-                       cpu_seconds);
+  r.add_callback_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+                         cpu_seconds);
   double start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   r.add_callback_gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds",
                        [start] { return start; });

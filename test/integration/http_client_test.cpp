@@ -1,4 +1,5 @@
 // The keep-alive client against the real server, and the admin listener (incl. promtool).
+#include "core/text.hpp"
 #include "http_test_util.hpp"
 
 #include <cstdio>
@@ -31,10 +32,10 @@ struct echo_server {
       co_return r;
     });
     srv.route("PUT", "/items/{id}", [](h::request& req) -> net::awaitable<h::response> {
-      co_return h::response::json(200, R"({"id":")" + h::json_escape(req.path_params.at("id")) + R"("})");
+      co_return h::response::json(200, R"({"id":")" + pokeflow::core::text::json_escape(req.path_params.at("id")) + R"("})");
     });
     srv.route("GET", "/items", [](h::request& req) -> net::awaitable<h::response> {
-      co_return h::response::json(200, R"({"state":")" + h::json_escape(req.query_param("state").value_or("")) + R"("})");
+      co_return h::response::json(200, R"({"state":")" + pokeflow::core::text::json_escape(req.query_param("state").value_or("")) + R"("})");
     });
     srv.route("GET", "/sleep", [](h::request&) -> net::awaitable<h::response> {
       co_await sleep_for(1000ms);

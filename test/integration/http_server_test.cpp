@@ -1,5 +1,6 @@
 // The HTTP server on real sockets: keep-alive, pipelining, routing errors, limits, timeouts,
 // handler failures and graceful stop.
+#include "core/text.hpp"
 #include "http_test_util.hpp"
 
 #include <memory>
@@ -18,9 +19,9 @@ struct fixture {
   explicit fixture(h::server_limits limits = {}) {
     srv = std::make_unique<h::server>(io, registry, "test", limits);
     srv->route("GET", "/hello/{name}", [](h::request& req) -> net::awaitable<h::response> {
-      std::string body = R"({"name":")" + h::json_escape(req.path_params.at("name")) + R"(","q":")" +
-                         h::json_escape(req.query_param("q").value_or("")) + R"(","x":")" +
-                         h::json_escape(req.header("x-test").value_or("")) + R"("})";
+      std::string body = R"({"name":")" + pokeflow::core::text::json_escape(req.path_params.at("name")) + R"(","q":")" +
+                         pokeflow::core::text::json_escape(req.query_param("q").value_or("")) + R"(","x":")" +
+                         pokeflow::core::text::json_escape(req.header("x-test").value_or("")) + R"("})";
       co_return h::response::json(200, body);
     });
     srv->route("POST", "/hello/{name}", [](h::request& req) -> net::awaitable<h::response> {

@@ -121,7 +121,7 @@ int topics(const pokeflow::kafka_config& cfg, const char* verb, kafka::topics_op
 
 }  // namespace
 
-TEST_CASE("kafka produce/consume round trip with explicit commits, pause/resume and lag", "[kafka]") {
+TEST_CASE("kafka produce/consume round trip with explicit commits and lag", "[kafka]") {
   asio::io_context io;
   auto cfg = stack_config();
   kafka::admin admin(io, cfg);
@@ -198,22 +198,18 @@ TEST_CASE("kafka produce/consume round trip with explicit commits, pause/resume 
     CHECK(l.lag == 0);
   }
 
-  // Pause partition 0: new messages for partition 1 flow, partition 0 waits until resumed.
-  REQUIRE(consumer.pause({topic, 0}));
-  CHECK_FALSE(consumer.pause({topic + "-not-assigned", 0}));
+  // Two more messages, read but not committed.
   auto d0 = run(io, producer.produce(topic, 0, "p0", "zero"));
   auto d1 = run(io, producer.produce(topic, 1, "p1", "one"));
   REQUIRE(d0.ok());
   REQUIRE(d1.ok());
   CHECK(d0.partition == 0);
-  auto while_paused = run(io, consume(consumer, 2, 5s));
-  REQUIRE(while_paused.size() == 1);
-  CHECK(while_paused[0].partition == 1);
-  REQUIRE(consumer.resume({topic, 0}));
-  auto resumed = run(io, consume(consumer, 1, 20s));
-  REQUIRE(resumed.size() == 1);
-  CHECK(resumed[0].partition == 0);
-  CHECK(resumed[0].value == "zero");
+  CHECK(d1.partition == 1);
+  auto more = run(io, consume(consumer, 2, 20s));
+  REQUIRE(more.size() == 2);
+  std::set<std::string> more_values;
+  for (const auto& m : more) more_values.insert(m.value);
+  CHECK(more_values == std::set<std::string>{"zero", "one"});
 
   // Uncommitted messages show up as group lag (admin view: high watermark - committed).
   auto behind = run(io, admin.group_lag(group));

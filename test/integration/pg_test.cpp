@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/pg/array_literal.hpp"
 #include "core/pg/migrate.hpp"
 #include "core/pg/pool.hpp"
 
@@ -418,4 +420,45 @@ TEST_CASE("pg: ping reports why PostgreSQL is unreachable", "[pg]") {
   });
   CHECK(garbled_error.kind() == pg::error_kind::invalid);
   CHECK_FALSE(garbled_error.retryable());
+}
+
+TEST_CASE("pg: array literals arrive in PostgreSQL as exactly the texts sent", "[pg]") {
+  asio::io_context io{1};
+  pg::pool p(io.get_executor(), stack_config());
+  const std::vector<std::string> items{"plain", "say \"hi\"", "back\\slash", "\\", "{braces}", "a,b", " spaced ",
+                                       "", "NULL", "null", "Pokémon 日本", "'); DROP TABLE poke_orders; --",
+                                       "line\nbreak\ttab", "\"{,}\\\""};
+  const auto literal = pg::array_literal(items);
+  auto r = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    co_return co_await c->query(
+        "SELECT t, t IS NULL AS is_null, n FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n", literal);
+  });
+  INFO(r.message());
+  REQUIRE(r.ok());
+  REQUIRE(r.rows() == static_cast<int>(items.size()));
+  for (int i = 0; i < r.rows(); ++i) {
+    CHECK(r.get(i, "t") == items[static_cast<std::size_t>(i)]);
+    CHECK(r.get(i, "is_null") == "f");  // "NULL" stays the text NULL
+  }
+
+  // Numbers travel the same way into typed arrays (lists built outside co_await: GCC 12).
+  const auto numbers = pg::array_literal({"1.5", "-2", "1e2"});
+  const auto none = pg::array_literal({});
+  auto n = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    co_return co_await c->query("SELECT sum(x)::text AS s, count(*) AS k FROM unnest($1::float8[]) AS u(x)", numbers);
+  });
+  REQUIRE(n.ok());
+  CHECK(n.get(0, "s") == "99.5");
+  CHECK(n.get(0, "k") == "3");
+  auto empty = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    co_return co_await c->query("SELECT count(*) AS k FROM unnest($1::bigint[]) AS u(x)", none);
+  });
+  REQUIRE(empty.ok());
+  CHECK(empty.get(0, "k") == "0");
 }

@@ -16,7 +16,7 @@
 
 #include "core/pg/migrate.hpp"
 #include "harness.hpp"
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 #include "core/ledger.hpp"
 
 using namespace pokeflow::core::ledger;  // the ledger format shared by loadgen and verify
@@ -71,7 +71,7 @@ std::string decide(std::int64_t user, const std::string& pokemon, double price) 
   o.user_id = user;
   o.pokemon = pokemon;
   o.price = price;
-  return to_string(roles::fraud::decide(o, roles::fraud::load_rules(rules_file())));
+  return to_string(core::fraud::decide(o, core::fraud::load_rules(rules_file())));
 }
 
 // A set of correctly finalized orders covering both decisions.

@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "pokeflow/order.hpp"
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 
 using namespace pokeflow;
-namespace fraud = pokeflow::roles::fraud;
+namespace fraud = pokeflow::core::fraud;
 
 namespace {
 order make(std::int64_t user, std::string pokemon, double price) {

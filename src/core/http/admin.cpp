@@ -8,6 +8,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/text.hpp"
+
 namespace pokeflow::core::http {
 namespace {
 namespace net = boost::asio;
@@ -106,7 +108,7 @@ net::awaitable<response> readyz(std::shared_ptr<admin_server::checks> cs) {
     std::optional<std::string> reason = st->done[i] ? st->results[i] : std::optional<std::string>("timed out");
     if (!reason) continue;
     if (!reasons.empty()) reasons += ",";
-    reasons += "\"" + json_escape(cs->list[i].first) + "\":\"" + json_escape(*reason) + "\"";
+    reasons += "\"" + text::json_escape(cs->list[i].first) + "\":\"" + text::json_escape(*reason) + "\"";
   }
   if (reasons.empty()) co_return response::json(200, R"({"status":"ready"})");
   co_return response::json(503, R"({"status":"not ready","reasons":{)" + reasons + "}}");

@@ -34,9 +34,6 @@ class admin_server : public service {
   void stop() noexcept override;
   bool stopped() const noexcept override;
 
-  // The underlying server, to add routes.
-  server& http() noexcept { return *server_; }
-
   struct checks;
 
  private:

@@ -47,10 +47,4 @@ struct response {
   static response error(unsigned status, std::string_view detail);
 };
 
-// Escapes s for use inside a JSON string literal (without the quotes).
-std::string json_escape(std::string_view s);
-
-// Standard reason phrase, "Unknown" for codes without one.
-std::string_view reason_phrase(unsigned status) noexcept;
-
 }  // namespace pokeflow::core::http

@@ -185,10 +185,4 @@ router::match_result router::match(std::string_view method, std::string_view pat
   return result;
 }
 
-std::vector<std::string> router::patterns() const {
-  std::vector<std::string> out;
-  for (const auto& r : routes_) out.push_back(r.pattern);
-  return out;
-}
-
 }  // namespace pokeflow::core::http

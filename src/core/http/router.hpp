@@ -48,9 +48,6 @@ class router {
   // segments earliest wins ("/orders/stats" over "/orders/{id}").
   match_result match(std::string_view method, std::string_view path) const;
 
-  // Registered patterns in registration order (for metrics pre-registration).
-  std::vector<std::string> patterns() const;
-
  private:
   struct route {
     std::string pattern;

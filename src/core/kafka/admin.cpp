@@ -72,17 +72,8 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
               {{"error", reason}, {"code", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}});
   }
 
-  void start() { arm(); }
-
-  void arm() {
-    pipe.descriptor().async_wait(asio::posix::stream_descriptor::wait_read,
-                                 [w = weak_from_this()](boost::system::error_code ec) {
-                                   auto self = w.lock();
-                                   if (!self || ec) return;
-                                   self->pipe.drain();
-                                   self->serve();
-                                   self->arm();
-                                 });
+  void start() {
+    pump(weak_from_this(), &impl::pipe, [](impl& self) { self.serve(); });
   }
 
   void serve() {
@@ -134,9 +125,8 @@ admin::admin(asio::io_context& io, const kafka_config& cfg, admin_options opts)
 admin::~admin() = default;
 
 asio::awaitable<std::optional<std::string>> admin::ping(std::chrono::milliseconds timeout) {
-  auto self = impl_;
-  auto work = [rk = self->rk, brokers = self->brokers, timeout] { return ping_blocking(rk, brokers, timeout); };
-  co_return co_await offload<std::optional<std::string>>(self->io, self->worker, std::move(work));
+  auto self = impl_;  // alive until the worker answers
+  co_return co_await ping_offloaded(self->io, self->worker, self->rk, self->brokers, timeout);
 }
 
 asio::awaitable<cluster_metadata> admin::describe_cluster() {

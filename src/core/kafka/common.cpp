@@ -272,6 +272,14 @@ std::optional<std::string> ping_blocking(rd_kafka_t* rk, const std::string& brok
   return std::nullopt;
 }
 
+boost::asio::awaitable<std::optional<std::string>> ping_offloaded(boost::asio::io_context& io,
+                                                                  boost::asio::thread_pool& worker, rd_kafka_t* rk,
+                                                                  std::string brokers,
+                                                                  std::chrono::milliseconds timeout) {
+  auto work = [rk, brokers = std::move(brokers), timeout] { return ping_blocking(rk, brokers, timeout); };
+  co_return co_await offload<std::optional<std::string>>(io, worker, std::move(work));
+}
+
 tpl_ptr make_list(const std::vector<topic_partition>& parts) {
   tpl_ptr l(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
   for (const auto& p : parts) rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition);

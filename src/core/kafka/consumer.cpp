@@ -78,17 +78,8 @@ struct consumer::impl : std::enable_shared_from_this<consumer::impl> {
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
-  void start() { arm_commits(); }
-
-  void arm_commits() {
-    commit_pipe.descriptor().async_wait(asio::posix::stream_descriptor::wait_read,
-                                        [w = weak_from_this()](boost::system::error_code ec) {
-                                          auto self = w.lock();
-                                          if (!self || ec) return;
-                                          self->commit_pipe.drain();
-                                          self->serve_commits();
-                                          self->arm_commits();
-                                        });
+  void start() {
+    pump(weak_from_this(), &impl::commit_pipe, [](impl& self) { self.serve_commits(); });
   }
 
   void serve_commits() {
@@ -292,20 +283,6 @@ asio::awaitable<std::optional<kafka_error>> consumer::commit(std::vector<offset>
                                           void(std::optional<kafka_error>)>(std::move(park), asio::use_awaitable);
 }
 
-bool consumer::pause(const topic_partition& tp) {
-  if (!impl_->assigned.count(tp)) return false;
-  auto l = make_list({tp});
-  return rd_kafka_pause_partitions(impl_->rk, l.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-bool consumer::resume(const topic_partition& tp) {
-  if (!impl_->assigned.count(tp)) return false;
-  auto l = make_list({tp});
-  return rd_kafka_resume_partitions(impl_->rk, l.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
 std::vector<topic_partition> consumer::assignment() const {
   return {impl_->assigned.begin(), impl_->assigned.end()};
 }
@@ -331,9 +308,8 @@ std::vector<partition_lag> consumer::lag() const {
 }
 
 asio::awaitable<std::optional<std::string>> consumer::ping(std::chrono::milliseconds timeout) {
-  auto self = impl_;
-  auto work = [rk = self->rk, brokers = self->brokers, timeout] { return ping_blocking(rk, brokers, timeout); };
-  co_return co_await offload<std::optional<std::string>>(self->io, self->worker, std::move(work));
+  auto self = impl_;  // alive until the worker answers
+  co_return co_await ping_offloaded(self->io, self->worker, self->rk, self->brokers, timeout);
 }
 
 asio::awaitable<void> consumer::close(std::chrono::milliseconds timeout) {

@@ -1,6 +1,6 @@
 #pragma once
 // Group consumer for Asio coroutines: batches via co_await, explicit async commits, per-partition
-// pause/resume, rebalance notifications, lag. Everything runs on the io_context thread; the
+// rebalance notifications, lag. Everything runs on the io_context thread; the
 // consumer queue's wake-up fd tells Asio when librdkafka has something.
 //
 // Offsets: enable.auto.commit=false and enable.auto.offset.store=false, so nothing is committed
@@ -72,10 +72,6 @@ class consumer {
     std::int64_t next_offset;
   };
   boost::asio::awaitable<std::optional<kafka_error>> commit(std::vector<offset> offsets);
-
-  // Stops / restarts fetching one partition; others keep flowing. Returns false if not assigned.
-  bool pause(const topic_partition& tp);
-  bool resume(const topic_partition& tp);
 
   std::vector<topic_partition> assignment() const;
   // Per assigned partition: cached high watermark - current position (no broker round trip).

@@ -74,6 +74,25 @@ class wake_pipe {
   int write_fd_ = -1;
 };
 
+// Serves a queue each time its wake pipe fires, for as long as the owner lives: drains the
+// pipe, calls serve(owner), waits again. Ends when the owner is gone or the descriptor is
+// cancelled or closed. `pipe` names the owner's member, so nothing dangles.
+template <class Owner, class Serve>
+void pump(std::weak_ptr<Owner> owner, wake_pipe Owner::*pipe, Serve serve) {
+  auto strong = owner.lock();
+  if (!strong) return;
+  ((*strong).*pipe)
+      .descriptor()
+      .async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                  [owner = std::move(owner), pipe, serve = std::move(serve)](boost::system::error_code ec) mutable {
+                    auto self = owner.lock();
+                    if (!self || ec) return;
+                    ((*self).*pipe).drain();
+                    serve(*self);
+                    pump(std::move(owner), pipe, std::move(serve));
+                  });
+}
+
 // Hands a result to an awaiting coroutine. Always posted, never invoked inline, so a caller's
 // continuation never runs inside a librdkafka callback.
 template <class T>
@@ -110,6 +129,13 @@ cluster_metadata fetch_metadata(rd_kafka_t* rk, bool all_topics, std::chrono::mi
 // "no Kafka broker reachable at <brokers> (<reason>)" or nullopt. Blocking: worker thread only.
 std::optional<std::string> ping_blocking(rd_kafka_t* rk, const std::string& brokers,
                                          std::chrono::milliseconds timeout);
+
+// ping_blocking on the client's worker thread, resuming on io. The caller keeps rk (its impl)
+// alive until this returns.
+boost::asio::awaitable<std::optional<std::string>> ping_offloaded(boost::asio::io_context& io,
+                                                                  boost::asio::thread_pool& worker, rd_kafka_t* rk,
+                                                                  std::string brokers,
+                                                                  std::chrono::milliseconds timeout);
 
 tpl_ptr make_list(const std::vector<topic_partition>& parts);
 std::vector<topic_partition> from_list(const rd_kafka_topic_partition_list_t* l);

@@ -70,18 +70,7 @@ struct producer::impl : std::enable_shared_from_this<producer::impl> {
 
   void start() {
     rd_kafka_poll(rk, 0);
-    arm();
-  }
-
-  void arm() {
-    pipe.descriptor().async_wait(asio::posix::stream_descriptor::wait_read,
-                                 [w = weak_from_this()](boost::system::error_code ec) {
-                                   auto self = w.lock();
-                                   if (!self || ec) return;
-                                   self->pipe.drain();
-                                   rd_kafka_poll(self->rk, 0);  // serves delivery reports
-                                   self->arm();
-                                 });
+    pump(weak_from_this(), &impl::pipe, [](impl& self) { rd_kafka_poll(self.rk, 0); });  // delivery reports
   }
 
   rd_kafka_resp_err_t enqueue(const outgoing& m, pending* p) {
@@ -199,9 +188,8 @@ std::size_t producer::in_flight() const noexcept { return impl_->pendings.size()
 std::optional<kafka_error> producer::fatal_error() const { return impl_->fatal; }
 
 asio::awaitable<std::optional<std::string>> producer::ping(std::chrono::milliseconds timeout) {
-  auto self = impl_;
-  auto work = [rk = self->rk, brokers = self->brokers, timeout] { return ping_blocking(rk, brokers, timeout); };
-  co_return co_await offload<std::optional<std::string>>(self->io, self->worker, std::move(work));
+  auto self = impl_;  // alive until the worker answers
+  co_return co_await ping_offloaded(self->io, self->worker, self->rk, self->brokers, timeout);
 }
 
 asio::awaitable<bool> producer::flush(std::chrono::milliseconds timeout) {

@@ -125,6 +125,29 @@ class reader {
   std::size_t pos_ = 0;
 };
 
+// Both responses share one layout: header v1, throttle, error code and message, then per
+// topic (compact string) a compact array of partition entries, each read by
+// read_partition(reader, topic, response) and followed by its tagged fields.
+template <class Response, class ReadPartition>
+Response decode_by_partition(std::span<const std::uint8_t> body, ReadPartition read_partition) {
+  reader r(body);
+  Response out;
+  r.response_header(out.correlation_id);
+  out.throttle_time_ms = r.i32();
+  out.error_code = r.i16();
+  out.error_message = r.compact_string();
+  for (std::size_t t = 0, nt = r.compact_array_len(); t < nt; ++t) {
+    std::string topic = r.compact_string();
+    for (std::size_t p = 0, np = r.compact_array_len(); p < np; ++p) {
+      read_partition(r, topic, out);
+      r.skip_tags();
+    }
+    r.skip_tags();
+  }
+  r.skip_tags();
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> encode_alter_partition_reassignments(std::int32_t correlation_id,
@@ -161,27 +184,14 @@ std::vector<std::uint8_t> encode_alter_partition_reassignments(std::int32_t corr
 }
 
 alter_reassignments_response decode_alter_partition_reassignments(std::span<const std::uint8_t> body) {
-  reader r(body);
-  alter_reassignments_response out;
-  r.response_header(out.correlation_id);
-  out.throttle_time_ms = r.i32();
-  out.error_code = r.i16();
-  out.error_message = r.compact_string();
-  for (std::size_t t = 0, nt = r.compact_array_len(); t < nt; ++t) {
-    std::string topic = r.compact_string();
-    for (std::size_t p = 0, np = r.compact_array_len(); p < np; ++p) {
-      partition_result pr;
-      pr.topic = topic;
-      pr.partition = r.i32();
-      pr.error_code = r.i16();
-      pr.error_message = r.compact_string();
-      r.skip_tags();
-      out.partitions.push_back(std::move(pr));
-    }
-    r.skip_tags();
-  }
-  r.skip_tags();
-  return out;
+  return decode_by_partition<alter_reassignments_response>(body, [](reader& r, const std::string& topic, auto& out) {
+    partition_result pr;
+    pr.topic = topic;
+    pr.partition = r.i32();
+    pr.error_code = r.i16();
+    pr.error_message = r.compact_string();
+    out.partitions.push_back(std::move(pr));
+  });
 }
 
 std::vector<std::uint8_t> encode_list_partition_reassignments(
@@ -206,28 +216,15 @@ std::vector<std::uint8_t> encode_list_partition_reassignments(
 }
 
 list_reassignments_response decode_list_partition_reassignments(std::span<const std::uint8_t> body) {
-  reader r(body);
-  list_reassignments_response out;
-  r.response_header(out.correlation_id);
-  out.throttle_time_ms = r.i32();
-  out.error_code = r.i16();
-  out.error_message = r.compact_string();
-  for (std::size_t t = 0, nt = r.compact_array_len(); t < nt; ++t) {
-    std::string topic = r.compact_string();
-    for (std::size_t p = 0, np = r.compact_array_len(); p < np; ++p) {
-      ongoing_reassignment o;
-      o.topic = topic;
-      o.partition = r.i32();
-      o.replicas = r.compact_int32_array();
-      o.adding = r.compact_int32_array();
-      o.removing = r.compact_int32_array();
-      r.skip_tags();
-      out.ongoing.push_back(std::move(o));
-    }
-    r.skip_tags();
-  }
-  r.skip_tags();
-  return out;
+  return decode_by_partition<list_reassignments_response>(body, [](reader& r, const std::string& topic, auto& out) {
+    ongoing_reassignment o;
+    o.topic = topic;
+    o.partition = r.i32();
+    o.replicas = r.compact_int32_array();
+    o.adding = r.compact_int32_array();
+    o.removing = r.compact_int32_array();
+    out.ongoing.push_back(std::move(o));
+  });
 }
 
 boost::asio::awaitable<std::vector<std::uint8_t>> round_trip(std::string host, int port,

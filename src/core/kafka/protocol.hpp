@@ -46,11 +46,15 @@ struct partition_result {
   std::string error_message;
 };
 
-struct alter_reassignments_response {
+// What both responses start with.
+struct response_head {
   std::int32_t correlation_id = 0;
   std::int32_t throttle_time_ms = 0;
   std::int16_t error_code = 0;
   std::string error_message;
+};
+
+struct alter_reassignments_response : response_head {
   std::vector<partition_result> partitions;
 };
 
@@ -75,11 +79,7 @@ struct ongoing_reassignment {
   std::vector<std::int32_t> removing;
 };
 
-struct list_reassignments_response {
-  std::int32_t correlation_id = 0;
-  std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
-  std::string error_message;
+struct list_reassignments_response : response_head {
   std::vector<ongoing_reassignment> ongoing;
 };
 

@@ -12,10 +12,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "core/http/message.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/log.hpp"
 #include "core/pg/pool.hpp"
+#include "core/text.hpp"
 #include "roles/api/web_timeline.hpp"
 
 namespace pokeflow::roles::api::web {
@@ -275,7 +275,7 @@ std::string dashboard::data(int seconds) {
   std::string out = "{\"now\":" + std::to_string(now) + ",\"groups\":[";
   for (std::size_t i = 0; i < s.src.groups.size(); ++i) {
     if (i) out += ',';
-    out += '"' + core::http::json_escape(s.src.groups[i]) + '"';
+    out += '"' + core::text::json_escape(s.src.groups[i]) + '"';
   }
   out += "],\"marks\":" + s.windows.to_json(static_cast<double>(from), now);
   out += ",\"series\":" + s.line.to_json(from, to) + "}";

@@ -6,19 +6,13 @@
 
 #include "core/http/message.hpp"
 #include "core/http/router.hpp"
+#include "core/text.hpp"
 #include "pokeflow/limits.hpp"
 
 namespace pokeflow::roles::api::web {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-std::string json_string(std::string_view s) { return "\"" + core::http::json_escape(s) + "\""; }
+using core::text::trim;
 
 // A whole-string integer as a JSON integer, anything else as a JSON string (which the
 // validator then rejects with its own "not a valid integer" message).
@@ -27,7 +21,7 @@ std::string json_integer_or_string(std::string_view raw) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (!t.empty() && ec == std::errc() && p == t.data() + t.size()) return std::to_string(v);
-  return json_string(raw);
+  return core::text::json_string(raw);
 }
 
 std::string json_number_or_string(std::string_view raw) {
@@ -39,7 +33,7 @@ std::string json_number_or_string(std::string_view raw) {
     std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
   }
-  return json_string(raw);
+  return core::text::json_string(raw);
 }
 
 const char* state_class(order_state s) { return to_string(s); }
@@ -115,11 +109,11 @@ std::variant<core::json::new_order, core::json::validation_errors> parse_order_f
   std::string json = "{";
   auto add = [&](const char* key, std::string value) {
     if (json.size() > 1) json += ',';
-    json += json_string(key) + ":" + value;
+    json += core::text::json_string(key) + ":" + value;
   };
   if (auto it = fields->find("user_id"); it != fields->end()) add("user_id", json_integer_or_string(it->second));
-  if (auto it = fields->find("pokemon"); it != fields->end()) add("pokemon", json_string(it->second));
-  if (auto it = fields->find("country"); it != fields->end()) add("country", json_string(it->second));
+  if (auto it = fields->find("pokemon"); it != fields->end()) add("pokemon", core::text::json_string(it->second));
+  if (auto it = fields->find("country"); it != fields->end()) add("country", core::text::json_string(it->second));
   if (auto it = fields->find("price"); it != fields->end()) add("price", json_number_or_string(it->second));
   json += '}';
   return core::json::parse_new_order(json);

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/http/message.hpp"
+#include "core/text.hpp"
 #include "pokeflow/limits.hpp"
 #include "roles/api/web_assets.hpp"
 
@@ -67,7 +67,7 @@ void write(std::string& out, const jv& x, int indent) {
           else std::snprintf(buf, sizeof buf, "%.17g", v);
           out += buf;
         } else if constexpr (std::is_same_v<T, std::string>) {
-          out += '"' + core::http::json_escape(v) + '"';
+          out += '"' + core::text::json_escape(v) + '"';
         } else if constexpr (std::is_same_v<T, std::shared_ptr<jarray>>) {
           if (v->empty()) {
             out += "[]";
@@ -90,7 +90,7 @@ void write(std::string& out, const jv& x, int indent) {
           for (std::size_t i = 0; i < v->size(); ++i) {
             if (i) out += ',';
             nl(indent + 1);
-            out += '"' + core::http::json_escape((*v)[i].first) + "\": ";
+            out += '"' + core::text::json_escape((*v)[i].first) + "\": ";
             write(out, (*v)[i].second, indent + 1);
           }
           nl(indent);

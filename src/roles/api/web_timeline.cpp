@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/http/message.hpp"
+#include "core/text.hpp"
 
 namespace pokeflow::roles::api::web {
 namespace {
@@ -27,7 +27,7 @@ void append_opt(std::string& out, const std::optional<T>& v) {
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';
-  out += core::http::json_escape(s);
+  out += core::text::json_escape(s);
   out += '"';
 }
 

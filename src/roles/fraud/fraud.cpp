@@ -16,7 +16,7 @@
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 
 namespace pokeflow::roles::fraud {
 
@@ -59,7 +59,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
         rejected(ctx.metrics.get_counter("pokeflow_fraud_decisions_total", "Fraud decisions",
                                          {{"decision", "rejected"}})) {
     try {
-      rules = load_rules(cfg.rules_file);
+      rules = core::fraud::load_rules(cfg.rules_file);
     } catch (const std::exception& e) {
       throw config_error(std::string("--fraud-rules: ") + e.what());
     }
@@ -98,7 +98,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
       return p;
     }
     auto o = std::get<order>(std::move(decoded));
-    o.state = decide(o, rules);
+    o.state = core::fraud::decide(o, rules);
     (o.state == order_state::success ? success : rejected).inc();
     p.key = std::to_string(o.id);
     p.value = core::json::encode_order(o);

@@ -4,21 +4,20 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "core/http/message.hpp"
+#include "core/text.hpp"
 
 namespace pokeflow::roles::loadgen {
 
 std::vector<std::string> load_list(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot read (set --pokemon-file / --countries-file)");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos || line[b] == '#') continue;
-    auto e = line.find_last_not_of(" \t\r");
-    out.push_back(line.substr(b, e - b + 1));
+  std::string content;
+  try {
+    content = core::text::read_file(path, "list file");
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (set --pokemon-file / --countries-file)");
   }
+  std::vector<std::string> out;
+  for (auto& line : core::text::split_list(content, '\n'))
+    if (line[0] != '#') out.push_back(std::move(line));
   if (out.empty()) throw std::runtime_error(path + ": no entries");
   return out;
 }
@@ -49,9 +48,9 @@ std::string order_body(const order_request& o) {
   b += "{\"user_id\":";
   b += std::to_string(o.user_id);
   b += ",\"pokemon\":\"";
-  b += core::http::json_escape(o.pokemon);
+  b += core::text::json_escape(o.pokemon);
   b += "\",\"country\":\"";
-  b += core::http::json_escape(o.country);
+  b += core::text::json_escape(o.country);
   b += "\",\"price\":";
   b += price;
   b += '}';

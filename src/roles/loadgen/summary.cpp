@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/http/message.hpp"
+#include "core/text.hpp"
 
 namespace pokeflow::roles::loadgen {
 namespace {
@@ -81,10 +81,10 @@ std::string to_json(const summary& s) {
   for (const auto& [k, v] : s.errors) {
     if (!first) j += ',';
     first = false;
-    j += "\"" + core::http::json_escape(k) + "\":" + std::to_string(v);
+    j += "\"" + core::text::json_escape(k) + "\":" + std::to_string(v);
   }
   j += "},\"error_count\":" + std::to_string(s.error_count());
-  j += ",\"ledger\":\"" + core::http::json_escape(s.ledger) + "\"";
+  j += ",\"ledger\":\"" + core::text::json_escape(s.ledger) + "\"";
   j += "}";
   return j;
 }

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 
 namespace pokeflow::roles::verify {
 
@@ -48,7 +48,7 @@ verdict classify(const expected_order& e, const std::optional<stored_order>& sto
   switch (*v.decided) {
     case order_state::success:
     case order_state::rejected:
-      v.wrong_decision = fraud::decide(s.o, p.rules) != *v.decided;
+      v.wrong_decision = core::fraud::decide(s.o, p.rules) != *v.decided;
       break;
     case order_state::reversed: {
       auto pending_us = *v.finalized_us - s.created_us;

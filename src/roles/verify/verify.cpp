@@ -16,10 +16,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "core/http/message.hpp"
+#include "core/pg/array_literal.hpp"
 #include "core/pg/connection.hpp"
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 #include "core/ledger.hpp"  // the ledger format belongs to its writer
+#include "core/text.hpp"
 #include "roles/verify/check.hpp"
 
 namespace pokeflow::roles::verify {
@@ -49,26 +50,12 @@ double to_f64(std::string_view s) {
   return v;
 }
 
-// PostgreSQL array literals for unnest(): elements double-quoted, '"' and '\' escaped.
-template <class T, class F>
-std::string array_literal(const std::vector<T>& v, std::size_t from, std::size_t to, F field, bool quote) {
-  std::string out = "{";
-  for (std::size_t i = from; i < to; ++i) {
-    if (i != from) out += ',';
-    auto text = field(v[i]);
-    if (!quote) {
-      out += text;
-      continue;
-    }
-    out += '"';
-    for (char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
+// One column of rows [from, to) as a PostgreSQL array literal, for unnest().
+template <class F>
+std::string column(const std::vector<core::ledger::ledger_row>& rows, std::size_t from, std::size_t to, F field) {
+  pg::array_literal_builder b;
+  for (std::size_t i = from; i < to; ++i) b.add(field(rows[i]));
+  return b.str();
 }
 
 std::string price_text(double p) {
@@ -104,12 +91,12 @@ awaitable<void> load_ledger(pg::connection& c, const std::vector<core::ledger::l
     auto to = std::min(rows.size(), from + chunk_rows);
     using R = core::ledger::ledger_row;
     std::vector<pg::param> params;
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return std::to_string(r.order_id); }, false));
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return std::to_string(r.user_id); }, false));
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return r.pokemon; }, true));
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return r.country; }, true));
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return price_text(r.price); }, false));
-    params.emplace_back(array_literal(rows, from, to, [](const R& r) { return std::to_string(r.acked_us); }, false));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return std::to_string(r.order_id); }));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return std::to_string(r.user_id); }));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return std::string_view(r.pokemon); }));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return std::string_view(r.country); }));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return price_text(r.price); }));
+    params.emplace_back(column(rows, from, to, [](const R& r) { return std::to_string(r.acked_us); }));
     sql = "INSERT INTO verify_ledger SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
           "$4::text[], $5::float8[], $6::bigint[])";
     r = co_await c.query(std::move(sql), std::move(params));
@@ -247,7 +234,7 @@ void judge(const inputs& in, const check_params& p, report& rep) {
   rep.finalize_max_ms = finalize_us.empty() ? 0 : double(finalize_us.back()) / 1000.0;
 }
 
-awaitable<void> check_async(const app_config& cfg, const core::cli::verify_args& args, const check_params& base,
+awaitable<void> check_async(const app_config& cfg, const verify_config& args, const check_params& base,
                             std::vector<core::ledger::ledger_row> rows, report& rep) {
   auto ex = co_await asio::this_coro::executor;
   pg::connection c(ex);
@@ -308,7 +295,7 @@ std::string num(double v) {
 
 }  // namespace
 
-report check(const app_config& cfg, const core::cli::verify_args& args) {
+report check(const app_config& cfg, const verify_config& args) {
   auto t0 = std::chrono::steady_clock::now();
   if (!args.ledger.empty() && !args.since.empty())
     throw setup_error("give either --ledger or --since/--until, not both");
@@ -318,7 +305,7 @@ report check(const app_config& cfg, const core::cli::verify_args& args) {
 
   check_params p;
   try {
-    p.rules = fraud::load_rules(cfg.fraud.rules_file);
+    p.rules = core::fraud::load_rules(cfg.fraud.rules_file);
   } catch (const std::exception& e) {
     throw setup_error(std::string("fraud rules (--fraud-rules): ") + e.what());
   }
@@ -395,7 +382,7 @@ std::string to_table(const report& r) {
 }
 
 std::string to_json(const report& r) {
-  using core::http::json_escape;
+  using core::text::json_escape;
   auto u = [](std::uint64_t v) { return std::to_string(v); };
   std::string j = "{\"mode\":\"" + r.mode + "\",\"source\":\"" + json_escape(r.source) + "\"";
   j += ",\"acknowledged\":" + u(r.acknowledged);
@@ -441,7 +428,7 @@ std::string to_json(const report& r) {
   return j;
 }
 
-int run(const app_config& cfg, const core::cli::verify_args& args) {
+int run(const app_config& cfg, const verify_config& args) {
   report r;
   try {
     r = check(cfg, args);

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "core/cli.hpp"
 #include "pokeflow/config.hpp"
 
 namespace pokeflow::roles::verify {
@@ -56,7 +55,7 @@ struct setup_error : std::runtime_error {
 // Runs the check (re-checking while orders are pending, up to args.wait). Throws
 // setup_error on a bad ledger, bad window, unreadable rules file, missing schema or when
 // PostgreSQL cannot be reached.
-report check(const app_config& cfg, const core::cli::verify_args& args);
+report check(const app_config& cfg, const verify_config& args);
 
 std::string to_table(const report& r);
 // One JSON object on one line (counts as listed in the report, plus "violations" and "ok").
@@ -64,6 +63,6 @@ std::string to_json(const report& r);
 
 // check(), then the table on stderr, the JSON on stdout and in args.json. Returns the exit
 // code: 0 no violation, 1 violations, 2 usage or connection error.
-int run(const app_config& cfg, const core::cli::verify_args& args);
+int run(const app_config& cfg, const verify_config& args);
 
 }  // namespace pokeflow::roles::verify

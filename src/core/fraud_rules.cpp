@@ -1,35 +1,18 @@
-#include "roles/fraud/rules.hpp"
+#include "core/fraud_rules.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-namespace pokeflow::roles::fraud {
-namespace {
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
+#include "core/ini.hpp"
+#include "core/text.hpp"
 
+namespace pokeflow::core::fraud {
+namespace {
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::vector<std::string> split_list(const std::string& v) {
-  std::vector<std::string> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item = trim(item);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 }  // namespace
 
@@ -52,18 +35,8 @@ fraud_rules parse_rules(std::string_view text) {
   r.blocked_users.clear();
   r.blocked_prefixes.clear();
   bool have_price = false;
-  std::istringstream in{std::string(text)};
-  std::string raw;
-  int n = 0;
-  while (std::getline(in, raw)) {
-    ++n;
-    auto line = trim(raw);
-    if (line.empty() || line[0] == '#' || line[0] == ';' || line[0] == '[') continue;
-    auto where = "line " + std::to_string(n) + ": ";
-    auto eq = line.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument(where + "expected name = value");
-    auto key = trim(std::string_view(line).substr(0, eq));
-    auto value = trim(std::string_view(line).substr(eq + 1));
+  for (const auto& [key, value, line] : ini::parse(text)) {
+    auto where = "line " + std::to_string(line) + ": ";
     if (key == "max_price") {
       std::size_t used = 0;
       double v;
@@ -77,7 +50,7 @@ fraud_rules parse_rules(std::string_view text) {
       r.max_price = v;
       have_price = true;
     } else if (key == "blocked_users") {
-      for (const auto& u : split_list(value)) {
+      for (const auto& u : text::split_list(value)) {
         std::size_t used = 0;
         long long id;
         try {
@@ -89,7 +62,7 @@ fraud_rules parse_rules(std::string_view text) {
         r.blocked_users.push_back(id);
       }
     } else if (key == "blocked_prefixes") {
-      for (const auto& p : split_list(value)) {
+      for (const auto& p : text::split_list(value)) {
         for (char c : p)
           if (std::isspace(static_cast<unsigned char>(c)))
             throw std::invalid_argument(where + "prefix '" + p + "' contains white space");
@@ -105,15 +78,7 @@ fraud_rules parse_rules(std::string_view text) {
 }
 
 fraud_rules load_rules(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read fraud rules file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return parse_rules(ss.str());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error("fraud rules file " + path + ": " + e.what());
-  }
+  return text::parse_file(path, "fraud rules file", parse_rules);
 }
 
-}  // namespace pokeflow::roles::fraud
+}  // namespace pokeflow::core::fraud
