@@ -36,22 +36,27 @@ int run_migrate(const pg_config& pg) {
 }
 
 int run_roles(const app_config& cfg) {
-  core::runtime rt(cfg.shutdown_timeout);
   core::metrics::registry metrics;
   core::register_process_metrics(metrics);
+  core::runtime rt(cfg.shutdown_timeout, metrics);
 
   std::shared_ptr<core::http::admin_server> admin;
   if (cfg.admin.port != 0) {
     admin = std::make_shared<core::http::admin_server>(rt.io(), metrics);
     admin->listen(cfg.admin.host, cfg.admin.port);
+    // Red while a supervised task is down (restarting or failed) and once a stop began.
+    admin->add_readiness("tasks", [&rt]() -> boost::asio::awaitable<std::optional<std::string>> {
+      if (rt.stopping()) co_return std::string("shutting down");
+      co_return rt.tasks().problem();
+    });
   }
   core::role_context ctx{rt.io(), metrics,
                          [admin](std::string name, core::readiness_check check) {
                            if (admin) admin->add_readiness(std::move(name), std::move(check));
                          },
-                         [&rt](int code) { rt.request_stop(code); }};
-  // The admin listener goes first so it is stopped last: /healthz answers while roles drain.
-  if (admin) rt.add(admin);
+                         [&rt](int code) { rt.request_stop(code); }, rt.tasks()};
+  // Stopped only after every role drained: /healthz and /metrics answer while roles drain.
+  if (admin) rt.add_last(admin);
   std::string names;
   for (auto r : cfg.roles) {
     switch (r) {

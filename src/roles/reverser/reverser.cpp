@@ -1,7 +1,6 @@
 #include "roles/reverser/reverser.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,6 +34,7 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
   asio::steady_timer timer{ctx.io};
   bool stopping = false;
   bool done = false;
+  core::task_handle task;
   core::metrics::counter& reversals;
   core::metrics::counter& rounds_failed;
 
@@ -91,13 +91,16 @@ reverser::reverser(core::role_context ctx, reverser_config cfg, pg_config pg)
 
 reverser::~reverser() = default;
 
-void reverser::run() { asio::co_spawn(impl_->ctx.io, impl_->loop(), asio::detached); }
+void reverser::run() {
+  // Restartable: each round re-reads its work from PostgreSQL, so a restart loses nothing.
+  impl_->task = impl_->ctx.tasks.spawn("reverser", [p = impl_] { return p->loop(); });
+}
 
 void reverser::stop() noexcept {
   impl_->stopping = true;
   impl_->timer.cancel();
 }
 
-bool reverser::stopped() const noexcept { return impl_->done; }
+bool reverser::stopped() const noexcept { return impl_->done || impl_->task.finished(); }
 
 }  // namespace pokeflow::roles::reverser
