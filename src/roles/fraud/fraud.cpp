@@ -1,7 +1,6 @@
 #include "roles/fraud/fraud.hpp"
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,6 +14,7 @@
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
+#include "roles/fraud/commit.hpp"
 #include "roles/fraud/rules.hpp"
 
 namespace pokeflow::roles::fraud {
@@ -140,6 +140,10 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
         }
       }
       if (failed == 0 || stopping) co_return;
+      // A fatal producer (idempotence broken, fenced) fails every later delivery the same way:
+      // end the process (exit 70) instead of retrying forever; the batch stays uncommitted.
+      if (auto fatal = producer->fatal_error())
+        throw core::fatal_task_error("kafka producer unusable: " + fatal->message);
       retried.inc(failed);
       backoff.expires_after(delay);
       boost::system::error_code ec;
@@ -149,21 +153,14 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> commit_done(const std::vector<pending>& items) {
-    // Per partition, the contiguous prefix of acknowledged messages.
-    std::map<core::kafka::topic_partition, std::int64_t> next;
-    std::set<core::kafka::topic_partition> blocked;
-    for (const auto& p : items) {
-      core::kafka::topic_partition tp{p.in->topic, p.in->partition};
-      if (blocked.count(tp) || revoked.count(tp)) continue;
-      if (!p.done) {
-        blocked.insert(tp);
-        continue;
-      }
-      next[tp] = p.in->offset + 1;
-    }
-    if (next.empty()) co_return;
+    std::vector<handled_message> handled;
+    handled.reserve(items.size());
+    for (const auto& p : items) handled.push_back({{p.in->topic, p.in->partition}, p.in->offset, p.done});
+    auto plan = acknowledged_prefix(handled, revoked);
+    if (plan.empty()) co_return;
     std::vector<core::kafka::consumer::offset> offsets;
-    for (const auto& [tp, off] : next) offsets.push_back({tp.topic, tp.partition, off});
+    offsets.reserve(plan.size());
+    for (auto& c : plan) offsets.push_back({std::move(c.tp.topic), c.tp.partition, c.next_offset});
     if (auto err = co_await consumer->commit(offsets)) {
       // Not fatal: the messages are re-delivered and re-decided identically.
       core::log::warn("offset commit failed", {{"error", err->message}});

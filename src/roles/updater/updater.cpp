@@ -14,17 +14,13 @@
 #include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
+#include "roles/updater/outcome.hpp"
 
 namespace pokeflow::roles::updater {
 
 namespace asio = boost::asio;
 namespace http = core::http;
 using namespace std::chrono_literals;
-
-namespace {
-// What one state message came to.
-enum class outcome { done, dead_letter, retry };
-}  // namespace
 
 struct updater::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
@@ -86,21 +82,28 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     auto delay = 100ms;
     while (!stopping) {
       auto r = co_await client.request("PUT", "/orders/" + std::to_string(o.id), body, headers, 5s);
-      if (r.ok()) {
-        if (r.status == 200 || r.status == 409) {
-          core::log::debug("decision applied",
-                           {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", static_cast<int>(r.status)}});
+      const int status = r.ok() ? static_cast<int>(r.status) : 0;
+      switch (outcome_of(status)) {
+        case outcome::done:
+          core::log::debug("decision applied", {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", status}});
           co_return outcome::done;
-        }
-        if (r.status == 404 || r.status == 422) {
-          error = "api answered " + std::to_string(r.status) + ": " + r.body;
+        case outcome::dead_letter:
+          error = "api answered " + std::to_string(status) + ": " + r.body;
           co_return outcome::dead_letter;
-        }
-        // 401/403 (token mismatch), 5xx, 503 (database down): not the message's fault, retry.
-        core::log::warn("api refused the update, will retry",
-                        {{"order_id", o.id}, {"status", static_cast<int>(r.status)}, {"body", r.body}});
-      } else {
-        core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+        case outcome::retry:
+          if (status == 0)
+            core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+          else
+            core::log::warn("api refused the update, will retry",
+                            {{"order_id", o.id}, {"status", status}, {"body", r.body}});
+          break;
+        case outcome::fatal:
+          // Every message would get the same answer (a token the api does not accept, an api
+          // speaking another contract): end the process non-zero, the batch stays uncommitted.
+          core::log::error("api refused the updater; fix the configuration (--api-token, --api-url)",
+                           {{"order_id", o.id}, {"status", status}, {"body", r.body}, {"api", cfg.api_url}});
+          throw core::fatal_task_error("api at " + cfg.api_url + " answered " + std::to_string(status) +
+                                       " to PUT /orders/" + std::to_string(o.id) + ": " + r.body);
       }
       retried.inc();
       co_await sleep(delay);
@@ -126,6 +129,8 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         dead_lettered.inc();
         co_return true;
       }
+      if (auto fatal = producer->fatal_error())
+        throw core::fatal_task_error("kafka producer unusable: " + fatal->message);
       retried.inc();
       co_await sleep(delay);
       delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
@@ -177,9 +182,12 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         // A partition task is joined here: what it throws fails this loop (supervised), after
         // every sibling finished, so no frame outlives the batch it points into.
         asio::co_spawn(ctx.io, run_partition(msgs),
-                       [tp, &results, &running, &failure, all_done](std::exception_ptr e, std::int64_t next) {
+                       [this, tp, &results, &running, &failure, all_done](std::exception_ptr e, std::int64_t next) {
                          if (e) {
                            if (!failure) failure = e;
+                           // The loop fails once every sibling is back: make them stop retrying.
+                           stopping = true;
+                           for (auto& t : sleepers) t->cancel();
                          } else {
                            results.emplace_back(tp, next);
                          }
