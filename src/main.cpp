@@ -63,7 +63,9 @@ int run_roles(const app_config& cfg) {
       case role::api: rt.add(std::make_shared<roles::api::api>(ctx, cfg.api, cfg.pg, cfg.kafka)); break;
       case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(ctx, cfg.fraud, cfg.kafka)); break;
       case role::updater: rt.add(std::make_shared<roles::updater::updater>(ctx, cfg.updater, cfg.kafka)); break;
-      case role::reverser: rt.add(std::make_shared<roles::reverser::reverser>(ctx, cfg.reverser, cfg.pg)); break;
+      case role::reverser:
+        rt.add(std::make_shared<roles::reverser::reverser>(ctx, cfg.reverser, cfg.pg, cfg.kafka.orders_topic));
+        break;
       case role::loadgen: rt.add(std::make_shared<roles::loadgen::loadgen>(ctx, cfg.loadgen)); break;
     }
     names += (names.empty() ? "" : ",") + std::string(to_string(r));
