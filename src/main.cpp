@@ -36,29 +36,36 @@ int run_migrate(const pg_config& pg) {
 }
 
 int run_roles(const app_config& cfg) {
-  core::runtime rt(cfg.shutdown_timeout);
   core::metrics::registry metrics;
   core::register_process_metrics(metrics);
+  core::runtime rt(cfg.shutdown_timeout, metrics);
 
   std::shared_ptr<core::http::admin_server> admin;
   if (cfg.admin.port != 0) {
     admin = std::make_shared<core::http::admin_server>(rt.io(), metrics);
     admin->listen(cfg.admin.host, cfg.admin.port);
+    // Red while a supervised task is down (restarting or failed) and once a stop began.
+    admin->add_readiness("tasks", [&rt]() -> boost::asio::awaitable<std::optional<std::string>> {
+      if (rt.stopping()) co_return std::string("shutting down");
+      co_return rt.tasks().problem();
+    });
   }
   core::role_context ctx{rt.io(), metrics,
                          [admin](std::string name, core::readiness_check check) {
                            if (admin) admin->add_readiness(std::move(name), std::move(check));
                          },
-                         [&rt](int code) { rt.request_stop(code); }};
-  // The admin listener goes first so it is stopped last: /healthz answers while roles drain.
-  if (admin) rt.add(admin);
+                         [&rt](int code) { rt.request_stop(code); }, rt.tasks()};
+  // Stopped only after every role drained: /healthz and /metrics answer while roles drain.
+  if (admin) rt.add_last(admin);
   std::string names;
   for (auto r : cfg.roles) {
     switch (r) {
       case role::api: rt.add(std::make_shared<roles::api::api>(ctx, cfg.api, cfg.pg, cfg.kafka)); break;
       case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(ctx, cfg.fraud, cfg.kafka)); break;
       case role::updater: rt.add(std::make_shared<roles::updater::updater>(ctx, cfg.updater, cfg.kafka)); break;
-      case role::reverser: rt.add(std::make_shared<roles::reverser::reverser>(ctx, cfg.reverser, cfg.pg)); break;
+      case role::reverser:
+        rt.add(std::make_shared<roles::reverser::reverser>(ctx, cfg.reverser, cfg.pg, cfg.kafka.orders_topic));
+        break;
       case role::loadgen: rt.add(std::make_shared<roles::loadgen::loadgen>(ctx, cfg.loadgen)); break;
     }
     names += (names.empty() ? "" : ",") + std::string(to_string(r));

@@ -81,6 +81,9 @@ struct reverser_config {
   std::chrono::milliseconds interval{60000};
   std::chrono::milliseconds pending_timeout{30 * 60 * 1000};  // T
   int batch = 500;
+  // Pending this long with no decision: re-publish the order's event through the outbox (at
+  // most once per this age, checked every half of it). 0, or not below T: off.
+  std::chrono::milliseconds redrive_after{60000};
 };
 
 struct loadgen_config {

@@ -218,9 +218,13 @@ parsed parse(int argc, const char* const* argv) {
   duration("--reverser-interval", c.reverser.interval, "How often to look for stale pending orders", "reverser");
   duration("--reverser-timeout", c.reverser.pending_timeout, "T: pending longer than this becomes reversed",
            "reverser");
-  reg(app.add_option("--reverser-batch", c.reverser.batch, "Orders reversed per transaction")
+  reg(app.add_option("--reverser-batch", c.reverser.batch, "Orders reversed (and at most re-driven) per round")
           ->check(CLI::Range(1, 100000)),
       "reverser");
+  duration("--redrive-after", c.reverser.redrive_after,
+           "Re-publish the event of an order pending this long with no decision, through the outbox "
+           "(0, or not below --reverser-timeout: off)",
+           "reverser");
 
   // loadgen
   reg(app.add_option("--users", c.loadgen.users, "Closed model: users in parallel")->check(CLI::Range(1, 10000)),

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/metrics.hpp"
+#include "core/supervisor.hpp"
 
 namespace pokeflow::core {
 
@@ -37,11 +38,12 @@ struct role_context {
   metrics::registry& metrics;
   std::function<void(std::string name, readiness_check)> add_readiness;
   std::function<void(int exit_code)> request_exit;  // a role that finishes by itself (loadgen)
+  supervisor& tasks;  // every co_spawn of a role goes through tasks.spawn (see supervisor.hpp)
 };
 
 class runtime {
  public:
-  explicit runtime(std::chrono::milliseconds shutdown_timeout);
+  runtime(std::chrono::milliseconds shutdown_timeout, metrics::registry& metrics);
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
@@ -49,6 +51,13 @@ class runtime {
   // Components are stopped in reverse order of registration (consumers before the
   // servers they call), then the runtime waits for the io_context to drain.
   void add(std::shared_ptr<service> s);
+  // Stopped only once every add()ed component drained (the admin listener, so /healthz and
+  // /metrics answer while roles drain); also in reverse order of registration.
+  void add_last(std::shared_ptr<service> s);
+  // The supervisor of every spawned task; a fatal task failure stops the runtime with code 70.
+  supervisor& tasks() noexcept { return tasks_; }
+  // True once a stop began (readiness reports it).
+  bool stopping() const noexcept { return stopping_; }
   // Runs until every component drained after a stop; returns the process exit code.
   int run();
   // Programmatic stop (same path as SIGTERM).
@@ -57,12 +66,16 @@ class runtime {
  private:
   void begin_stop();
   void watch_drain();
+  static bool drained(const std::vector<std::shared_ptr<service>>& list);
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer drain_poll_;
   std::chrono::milliseconds shutdown_timeout_;
   std::vector<std::shared_ptr<service>> services_;
+  std::vector<std::shared_ptr<service>> last_;
+  supervisor tasks_;
+  bool last_stopping_ = false;
   bool stopping_ = false;
   bool hard_stopped_ = false;
   int exit_code_ = 0;

@@ -326,10 +326,10 @@ def test_runner_plan_matches_files():
         assert (REPO / "chaos" / "msk" / e["file"]).exists()
     quick = {e["id"][:2] for e in runner.PLAN if e.get("quick")}
     # make test: 8 and 9 are the network faults that catch hangs.
-    assert {"01", "02", "04", "08", "09"} <= quick and not {"07", "10"} & quick
+    assert {"01", "02", "04", "08", "09"} <= quick and not {"07", "10", "11"} & quick
     seed = [e for e in runner.PLAN if e.get("expect") == "deviate"]
     assert len(seed) == 1 and seed[0]["topics"] == "seed" and runner.PLAN.index(seed[0]) == 0
-    assert {f"{i:02}" for i in range(1, 11)} <= {e["id"][:2] for e in runner.PLAN}
+    assert {f"{i:02}" for i in range(1, 12)} <= {e["id"][:2] for e in runner.PLAN}
     # Every experiment file is in the plan (a file the runner never runs is dead).
     assert {p.name for p in EXPERIMENTS} <= {e["file"] for e in runner.PLAN}
 

@@ -232,7 +232,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("config map data: %v", cm.Data)
 	}
 	rev := byName[appsv1.Deployment](t, objs, "rel-pokeflow-reverser").Spec.Template.Spec.Containers[0]
-	for _, a := range []string{"--reverser-interval=60s", "--reverser-timeout=30m"} {
+	for _, a := range []string{"--reverser-interval=60s", "--reverser-timeout=30m", "--redrive-after=60s"} {
 		if !slices.Contains(rev.Args, a) {
 			t.Errorf("reverser args %v lack %s", rev.Args, a)
 		}

@@ -297,11 +297,21 @@ std::vector<std::string> pipeline::base_args(const std::string& role) const {
           "--api-port=" + std::to_string(api_port),
           "--api-url=http://127.0.0.1:" + std::to_string(api_port),
           "--fraud-rules=" + source_dir() + "/config/fraud-rules.ini",
-          "--shutdown-timeout=10s"};
+          "--shutdown-timeout=10s",
+          // Off unless a test turns it on: a re-driver would write events for other tests'
+          // leftover pending orders to this test's topics, which are gone when it ends.
+          "--redrive-after=0"};
 }
 
 void pipeline::start(const std::string& role, std::vector<std::string> extra) {
   auto args = base_args(role);
+  // An extra "--name=value" replaces the base argument of that name.
+  for (const auto& e : extra) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos) continue;
+    auto name = e.substr(0, eq + 1);
+    std::erase_if(args, [&](const std::string& a) { return a.rfind(name, 0) == 0; });
+  }
   auto port = free_port();
   admin_ports[role] = port;
   args.push_back("--admin-port=" + std::to_string(port));

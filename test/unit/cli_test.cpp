@@ -166,3 +166,19 @@ TEST_CASE("subcommands", "[cli]") {
   REQUIRE(v.cmd == command::verify);
   CHECK(v.verify.deadline == std::chrono::minutes(2));
 }
+
+TEST_CASE("--redrive-after: default 60s, settable by flag, environment and file, 0 turns it off", "[cli]") {
+  CHECK(argv_builder{"--role=reverser"}.parse().config.reverser.redrive_after == std::chrono::seconds(60));
+  CHECK(argv_builder{"--role=reverser", "--redrive-after=90s"}.parse().config.reverser.redrive_after ==
+        std::chrono::seconds(90));
+  CHECK(argv_builder{"--role=reverser", "--redrive-after=0"}.parse().config.reverser.redrive_after.count() == 0);
+  {
+    env_guard g("POKEFLOW_REDRIVE_AFTER", "2m");
+    CHECK(argv_builder{"--role=reverser"}.parse().config.reverser.redrive_after == std::chrono::minutes(2));
+  }
+  auto file = write_temp("redrive-after = 45s\n");
+  CHECK(argv_builder{"--role=reverser", "--config", file}.parse().config.reverser.redrive_after ==
+        std::chrono::seconds(45));
+  std::remove(file.c_str());
+  CHECK(argv_builder{"--role=reverser", "--redrive-after=soon"}.parse().exit_code == 2);
+}

@@ -200,6 +200,7 @@ Role-specific arguments after --role=<role>: dict "root" . "role" name.
 {{- $args = append $args (printf "--reverser-interval=%s" $r.interval) }}
 {{- $args = append $args (printf "--reverser-timeout=%s" $r.timeout) }}
 {{- $args = append $args (printf "--reverser-batch=%d" (int $r.batch)) }}
+{{- $args = append $args (printf "--redrive-after=%s" (toString (default "60s" $r.redriveAfter))) }}
 {{- else if eq .role "loadgen" }}
 {{- $args = append $args (printf "--api-url=%s" (default (include "pokeflow.apiUrl" .root) $r.apiUrl)) }}
 {{- $args = append $args (printf "--users=%d" (int $r.users)) }}

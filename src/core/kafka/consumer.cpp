@@ -31,6 +31,7 @@ struct consumer::impl : std::enable_shared_from_this<consumer::impl> {
   std::uintptr_t next_commit_id = 1;
   bool closing = false;
   bool closed = false;
+  std::optional<kafka_error> fatal;  // set once librdkafka raised a fatal error
 
   impl(asio::io_context& io_, const kafka_config& cfg, consumer_options o)
       : io(io_), brokers(cfg.brokers), opts(std::move(o)), msg_pipe(io_), commit_pipe(io_) {
@@ -162,6 +163,7 @@ struct consumer::impl : std::enable_shared_from_this<consumer::impl> {
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
       char buf[512];
       code = rd_kafka_fatal_error(rk, buf, sizeof buf);
+      self->fatal = kafka_error{error_kind::fatal, static_cast<int>(code), std::string("fatal consumer error: ") + buf};
       log::error("kafka consumer fatal error",
                  {{"group", self->opts.group_id}, {"error", buf}, {"code", rd_kafka_err2name(code)}});
       return;
@@ -242,6 +244,7 @@ asio::awaitable<std::vector<message>> consumer::next_batch(std::size_t max,
     // was last served", so a byte arriving after this point means new data.
     self->msg_pipe.drain();
     self->poll_into(out, max);
+    if (self->fatal) throw kafka_exception(*self->fatal);
     if (!out.empty() || std::chrono::steady_clock::now() >= deadline) co_return out;
     timer.expires_at(deadline);
     timer.async_wait([w = std::weak_ptr<impl>(self)](boost::system::error_code ec) {

@@ -58,7 +58,8 @@ class consumer {
 
   // Up to max messages; waits at most timeout for the first one (empty vector on timeout).
   // Also serves rebalances and errors, so call it at least every max_poll_interval.
-  // One next_batch at a time per consumer.
+  // One next_batch at a time per consumer. Throws kafka_exception once librdkafka raised a
+  // fatal error (e.g. a fenced static member): the instance is unusable, the process must restart.
   boost::asio::awaitable<std::vector<message>> next_batch(std::size_t max,
                                                           std::chrono::milliseconds timeout);
 

@@ -183,9 +183,11 @@ asio::awaitable<std::vector<delivery>> producer::produce_batch(std::span<const o
       std::move(park), asio::use_awaitable);
 }
 
-std::size_t producer::in_flight() const noexcept { return impl_->pendings.size(); }
-
 std::optional<kafka_error> producer::fatal_error() const { return impl_->fatal; }
+
+void producer::raise_fatal_error_for_test(int code, const std::string& reason) {
+  rd_kafka_test_fatal_error(impl_->rk, static_cast<rd_kafka_resp_err_t>(code), reason.c_str());
+}
 
 asio::awaitable<std::optional<std::string>> producer::ping(std::chrono::milliseconds timeout) {
   auto self = impl_;  // alive until the worker answers

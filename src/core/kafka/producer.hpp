@@ -61,10 +61,13 @@ class producer {
   // delivery report is in. Results are in input order.
   boost::asio::awaitable<std::vector<delivery>> produce_batch(std::span<const outgoing> msgs);
 
-  // Messages handed to librdkafka and not yet reported.
-  std::size_t in_flight() const noexcept;
-  // Set once librdkafka raised a fatal error (idempotence broken): the instance is unusable.
+  // Set once librdkafka raised a fatal error (idempotence broken, producer fenced): the
+  // instance is unusable and every later delivery fails with it. Callers stop retrying and end
+  // the process (core::fatal_task_error).
   std::optional<kafka_error> fatal_error() const;
+  // Raises a fatal error the way the broker would (librdkafka's rd_kafka_test_fatal_error), for
+  // tests of the paths above; never called by the roles.
+  void raise_fatal_error_for_test(int code, const std::string& reason);
 
   // nullopt if a broker answers a metadata request within timeout, else a one-line reason.
   // Runs the blocking request on a private worker thread.

@@ -67,9 +67,18 @@ ALTER TABLE poke_orders ADD COLUMN redeliveries INT NOT NULL DEFAULT 0;
 ALTER TABLE poke_orders ADD COLUMN conflicts INT NOT NULL DEFAULT 0;
 )sql";
 
+// When the reverser last re-published a pending order's event (a re-drive) and how often:
+// a re-drive waits --redrive-after since the last one. Leaves `state` alone, so the transition
+// trigger does not fire.
+constexpr std::string_view v3_redrive = R"sql(
+ALTER TABLE poke_orders ADD COLUMN redriven_at TIMESTAMPTZ;
+ALTER TABLE poke_orders ADD COLUMN redrives INT NOT NULL DEFAULT 0;
+)sql";
+
 constexpr migration all_migrations[] = {
     {1, "orders, outbox, transitions", v1_orders},
     {2, "delivery counters", v2_delivery_counters},
+    {3, "re-drive marker", v3_redrive},
 };
 
 migrate_outcome failed(migrate_outcome out, const result& r, std::string_view what) {

@@ -1,11 +1,9 @@
 #include "roles/fraud/fraud.hpp"
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +15,7 @@
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
 #include "core/fraud_rules.hpp"
+#include "roles/fraud/commit.hpp"
 
 namespace pokeflow::roles::fraud {
 
@@ -33,6 +32,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   asio::steady_timer backoff{ctx.io};
   bool stopping = false;
   bool done = false;
+  core::task_handle task;
   std::set<core::kafka::topic_partition> revoked;  // since the current batch was fetched
 
   core::metrics::counter& consumed;
@@ -140,6 +140,10 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
         }
       }
       if (failed == 0 || stopping) co_return;
+      // A fatal producer (idempotence broken, fenced) fails every later delivery the same way:
+      // end the process (exit 70) instead of retrying forever; the batch stays uncommitted.
+      if (auto fatal = producer->fatal_error())
+        throw core::fatal_task_error("kafka producer unusable: " + fatal->message);
       retried.inc(failed);
       backoff.expires_after(delay);
       boost::system::error_code ec;
@@ -149,21 +153,14 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<void> commit_done(const std::vector<pending>& items) {
-    // Per partition, the contiguous prefix of acknowledged messages.
-    std::map<core::kafka::topic_partition, std::int64_t> next;
-    std::set<core::kafka::topic_partition> blocked;
-    for (const auto& p : items) {
-      core::kafka::topic_partition tp{p.in->topic, p.in->partition};
-      if (blocked.count(tp) || revoked.count(tp)) continue;
-      if (!p.done) {
-        blocked.insert(tp);
-        continue;
-      }
-      next[tp] = p.in->offset + 1;
-    }
-    if (next.empty()) co_return;
+    std::vector<handled_message> handled;
+    handled.reserve(items.size());
+    for (const auto& p : items) handled.push_back({{p.in->topic, p.in->partition}, p.in->offset, p.done});
+    auto plan = acknowledged_prefix(handled, revoked);
+    if (plan.empty()) co_return;
     std::vector<core::kafka::consumer::offset> offsets;
-    for (const auto& [tp, off] : next) offsets.push_back({tp.topic, tp.partition, off});
+    offsets.reserve(plan.size());
+    for (auto& c : plan) offsets.push_back({std::move(c.tp.topic), c.tp.partition, c.next_offset});
     if (auto err = co_await consumer->commit(offsets)) {
       // Not fatal: the messages are re-delivered and re-decided identically.
       core::log::warn("offset commit failed", {{"error", err->message}});
@@ -172,41 +169,48 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
 
   void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
 
+  asio::awaitable<void> consume() {
+    consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
+      if (ev.what != core::kafka::rebalance_event::kind::assigned) {
+        revoked.insert(ev.partitions.begin(), ev.partitions.end());
+        core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
+      }
+      core::log::info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
+                                              : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
+                                                                                                        : "lost"},
+                                    {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
+    });
+    consumer->subscribe({kafka.orders_topic});
+    core::log::info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});
+    while (!stopping) {
+      revoked.clear();
+      auto batch = co_await consumer->next_batch(500, 250ms);
+      update_lag();
+      if (batch.empty()) continue;
+      consumed.inc(static_cast<double>(batch.size()));
+      std::vector<pending> items;
+      items.reserve(batch.size());
+      for (const auto& m : batch) items.push_back(prepare(m));
+      co_await produce_all(items);
+      co_await commit_done(items);
+    }
+  }
+
+  // Supervised with on_failure::exit: a failure leaves the group without committing the
+  // batch in hand, and a fresh process re-reads from the committed offsets.
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
+    std::exception_ptr failure;
     try {
-      consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
-        if (ev.what != core::kafka::rebalance_event::kind::assigned) {
-          revoked.insert(ev.partitions.begin(), ev.partitions.end());
-          core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
-        }
-        core::log::info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
-                                                : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
-                                                                                                          : "lost"},
-                                      {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
-      });
-      consumer->subscribe({kafka.orders_topic});
-      core::log::info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});
-      while (!stopping) {
-        revoked.clear();
-        auto batch = co_await consumer->next_batch(500, 250ms);
-        update_lag();
-        if (batch.empty()) continue;
-        consumed.inc(static_cast<double>(batch.size()));
-        std::vector<pending> items;
-        items.reserve(batch.size());
-        for (const auto& m : batch) items.push_back(prepare(m));
-        co_await produce_all(items);
-        co_await commit_done(items);
-      }
-    } catch (const std::exception& e) {
-      core::log::error("fraud loop failed", {{"error", e.what()}});
-      ctx.request_exit(1);
+      co_await consume();
+    } catch (...) {
+      failure = std::current_exception();
     }
     co_await consumer->close(5s);
     co_await producer->flush(5s);
     done = true;
     core::log::info("fraud stopped", {});
+    if (failure) std::rethrow_exception(failure);
   }
 };
 
@@ -220,13 +224,16 @@ fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka)
 
 fraud::~fraud() = default;
 
-void fraud::run() { asio::co_spawn(impl_->ctx.io, impl_->loop(), asio::detached); }
+void fraud::run() {
+  impl_->task = impl_->ctx.tasks.spawn(
+      "fraud", [p = impl_] { return p->loop(); }, core::task_policy{core::on_failure::exit});
+}
 
 void fraud::stop() noexcept {
   impl_->stopping = true;
   impl_->backoff.cancel();
 }
 
-bool fraud::stopped() const noexcept { return impl_->done; }
+bool fraud::stopped() const noexcept { return impl_->done || impl_->task.finished(); }
 
 }  // namespace pokeflow::roles::fraud

@@ -4,7 +4,6 @@
 #include <map>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,17 +14,13 @@
 #include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
+#include "roles/updater/outcome.hpp"
 
 namespace pokeflow::roles::updater {
 
 namespace asio = boost::asio;
 namespace http = core::http;
 using namespace std::chrono_literals;
-
-namespace {
-// What one state message came to.
-enum class outcome { done, dead_letter, retry };
-}  // namespace
 
 struct updater::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
@@ -36,6 +31,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   http::client client;
   bool stopping = false;
   bool done = false;
+  core::task_handle task;
   std::vector<std::shared_ptr<asio::steady_timer>> sleepers;
 
   core::metrics::counter& consumed;
@@ -86,21 +82,28 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     auto delay = 100ms;
     while (!stopping) {
       auto r = co_await client.request("PUT", "/orders/" + std::to_string(o.id), body, headers, 5s);
-      if (r.ok()) {
-        if (r.status == 200 || r.status == 409) {
-          core::log::debug("decision applied",
-                           {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", static_cast<int>(r.status)}});
+      const int status = r.ok() ? static_cast<int>(r.status) : 0;
+      switch (outcome_of(status)) {
+        case outcome::done:
+          core::log::debug("decision applied", {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", status}});
           co_return outcome::done;
-        }
-        if (r.status == 404 || r.status == 422) {
-          error = "api answered " + std::to_string(r.status) + ": " + r.body;
+        case outcome::dead_letter:
+          error = "api answered " + std::to_string(status) + ": " + r.body;
           co_return outcome::dead_letter;
-        }
-        // 401/403 (token mismatch), 5xx, 503 (database down): not the message's fault, retry.
-        core::log::warn("api refused the update, will retry",
-                        {{"order_id", o.id}, {"status", static_cast<int>(r.status)}, {"body", r.body}});
-      } else {
-        core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+        case outcome::retry:
+          if (status == 0)
+            core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+          else
+            core::log::warn("api refused the update, will retry",
+                            {{"order_id", o.id}, {"status", status}, {"body", r.body}});
+          break;
+        case outcome::fatal:
+          // Every message would get the same answer (a token the api does not accept, an api
+          // speaking another contract): end the process non-zero, the batch stays uncommitted.
+          core::log::error("api refused the updater; fix the configuration (--api-token, --api-url)",
+                           {{"order_id", o.id}, {"status", status}, {"body", r.body}, {"api", cfg.api_url}});
+          throw core::fatal_task_error("api at " + cfg.api_url + " answered " + std::to_string(status) +
+                                       " to PUT /orders/" + std::to_string(o.id) + ": " + r.body);
       }
       retried.inc();
       co_await sleep(delay);
@@ -126,6 +129,8 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         dead_lettered.inc();
         co_return true;
       }
+      if (auto fatal = producer->fatal_error())
+        throw core::fatal_task_error("kafka producer unusable: " + fatal->message);
       retried.inc();
       co_await sleep(delay);
       delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
@@ -149,60 +154,75 @@ struct updater::impl : std::enable_shared_from_this<impl> {
 
   void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
 
+  asio::awaitable<void> consume() {
+    consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
+      if (ev.what != core::kafka::rebalance_event::kind::assigned)
+        core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
+      core::log::info("rebalance",
+                      {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
+                       {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
+    });
+    consumer->subscribe({kafka.states_topic});
+    core::log::info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
+    while (!stopping) {
+      auto batch = co_await consumer->next_batch(500, 250ms);
+      update_lag();
+      if (batch.empty()) continue;
+      consumed.inc(static_cast<double>(batch.size()));
+      // Per-order ordering holds because an order's messages share a key, hence a partition,
+      // and each partition is applied sequentially; partitions proceed concurrently.
+      std::map<core::kafka::topic_partition, std::vector<const core::kafka::message*>> by_partition;
+      for (const auto& m : batch) by_partition[{m.topic, m.partition}].push_back(&m);
+      std::vector<std::pair<core::kafka::topic_partition, std::int64_t>> results;
+      int running = 0;
+      std::exception_ptr failure;  // the first partition task that threw
+      auto all_done = std::make_shared<asio::steady_timer>(ctx.io, asio::steady_timer::time_point::max());
+      for (auto& [tp, msgs] : by_partition) {
+        ++running;
+        // A partition task is joined here: what it throws fails this loop (supervised), after
+        // every sibling finished, so no frame outlives the batch it points into.
+        asio::co_spawn(ctx.io, run_partition(msgs),
+                       [this, tp, &results, &running, &failure, all_done](std::exception_ptr e, std::int64_t next) {
+                         if (e) {
+                           if (!failure) failure = e;
+                           // The loop fails once every sibling is back: make them stop retrying.
+                           stopping = true;
+                           for (auto& t : sleepers) t->cancel();
+                         } else {
+                           results.emplace_back(tp, next);
+                         }
+                         if (--running == 0) all_done->cancel();
+                       });
+      }
+      boost::system::error_code ec;
+      while (running > 0) co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (failure) std::rethrow_exception(failure);
+      std::vector<core::kafka::consumer::offset> offsets;
+      for (const auto& [tp, next] : results)
+        if (next >= 0) offsets.push_back({tp.topic, tp.partition, next});
+      if (!offsets.empty()) {
+        if (auto err = co_await consumer->commit(offsets))
+          core::log::warn("offset commit failed", {{"error", err->message}});
+      }
+    }
+  }
+
+  // Supervised with on_failure::exit: a failure leaves the group without committing the
+  // batch in hand, and a fresh process re-reads from the committed offsets.
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
+    std::exception_ptr failure;
     try {
-      consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
-        if (ev.what != core::kafka::rebalance_event::kind::assigned)
-          core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
-        core::log::info("rebalance",
-                        {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
-                         {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
-      });
-      consumer->subscribe({kafka.states_topic});
-      core::log::info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
-      while (!stopping) {
-        auto batch = co_await consumer->next_batch(500, 250ms);
-        update_lag();
-        if (batch.empty()) continue;
-        consumed.inc(static_cast<double>(batch.size()));
-        // Per-order ordering holds because an order's messages share a key, hence a partition,
-        // and each partition is applied sequentially; partitions proceed concurrently.
-        std::map<core::kafka::topic_partition, std::vector<const core::kafka::message*>> by_partition;
-        for (const auto& m : batch) by_partition[{m.topic, m.partition}].push_back(&m);
-        std::vector<std::pair<core::kafka::topic_partition, std::int64_t>> results;
-        int running = 0;
-        auto all_done = std::make_shared<asio::steady_timer>(ctx.io, asio::steady_timer::time_point::max());
-        for (auto& [tp, msgs] : by_partition) {
-          ++running;
-          asio::co_spawn(
-              ctx.io,
-              [this, tp, msgs, &results, &running, all_done]() -> asio::awaitable<void> {
-                auto next = co_await run_partition(msgs);
-                results.emplace_back(tp, next);
-                if (--running == 0) all_done->cancel();
-              },
-              asio::detached);
-        }
-        boost::system::error_code ec;
-        while (running > 0) co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        std::vector<core::kafka::consumer::offset> offsets;
-        for (const auto& [tp, next] : results)
-          if (next >= 0) offsets.push_back({tp.topic, tp.partition, next});
-        if (!offsets.empty()) {
-          if (auto err = co_await consumer->commit(offsets))
-            core::log::warn("offset commit failed", {{"error", err->message}});
-        }
-      }
-    } catch (const std::exception& e) {
-      core::log::error("updater loop failed", {{"error", e.what()}});
-      ctx.request_exit(1);
+      co_await consume();
+    } catch (...) {
+      failure = std::current_exception();
     }
     co_await consumer->close(5s);
     co_await producer->flush(5s);
     client.close();
     done = true;
     core::log::info("updater stopped", {});
+    if (failure) std::rethrow_exception(failure);
   }
 };
 
@@ -222,13 +242,16 @@ updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka)
 
 updater::~updater() = default;
 
-void updater::run() { asio::co_spawn(impl_->ctx.io, impl_->loop(), asio::detached); }
+void updater::run() {
+  impl_->task = impl_->ctx.tasks.spawn(
+      "updater", [p = impl_] { return p->loop(); }, core::task_policy{core::on_failure::exit});
+}
 
 void updater::stop() noexcept {
   impl_->stopping = true;
   for (auto& t : impl_->sleepers) t->cancel();
 }
 
-bool updater::stopped() const noexcept { return impl_->done; }
+bool updater::stopped() const noexcept { return impl_->done || impl_->task.finished(); }
 
 }  // namespace pokeflow::roles::updater
