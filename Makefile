@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all setup build test unit integration up down status demo chaos bench clean format
+.PHONY: all setup build test unit integration up down status demo chaos bench clean format fuzz sanitize
 
 all: build
 
@@ -38,6 +38,16 @@ chaos: setup build
 
 bench: setup build
 	bench/run.sh
+
+# libFuzzer targets (clang, build-fuzz/): each for FUZZ_SECONDS; a crash fails and keeps its
+# reproducer under build-fuzz/artifacts/. See docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# ASan + UBSan build (build-asan/) running the unit and integration tests on the local stack.
+sanitize: setup
+	scripts/sanitize.sh build-asan "$(JOBS)"
 
 clean:
 	rm -rf "$(BUILD)"

@@ -30,6 +30,9 @@ PACKAGES=(
   python3-venv jq curl ca-certificates procps iproute2 util-linux postgresql-client-15
   # browser tests of the api's pages (driven headless by playwright-core, see scripts/web-install.sh)
   chromium
+  # make fuzz: clang and its runtimes (libFuzzer, ASan, UBSan: libclang-rt-14-dev, which clang-14
+  # only recommends)
+  clang-14 libclang-rt-14-dev
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
@@ -50,8 +53,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   pf_log "installing Debian packages: ${missing[*]}"
   # noninteractive + keep existing conffiles: nothing may ask a question without a terminal.
   apt_env=(env DEBIAN_FRONTEND=noninteractive)
-  pf_as_root "${apt_env[@]}" apt-get -q update
-  pf_as_root "${apt_env[@]}" apt-get -q -y --no-install-recommends \
+  pf_step "apt-get update" "$POKEFLOW_CACHE/logs/apt-get-update.log" \
+    pf_as_root "${apt_env[@]}" apt-get -q update
+  pf_step "apt-get install ${missing[*]}" "$POKEFLOW_CACHE/logs/apt-get-install.log" \
+    pf_as_root "${apt_env[@]}" apt-get -q -y --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install "${missing[@]}"
 else
   pf_log "Debian packages: all ${#PACKAGES[@]} present"

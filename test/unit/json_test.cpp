@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/json/codec.hpp"
@@ -128,4 +130,50 @@ TEST_CASE("poison Kafka messages are named, not crashed on", "[json]") {
         "unknown state 'lost'");
   CHECK(err(R"({"id": -4, "user_id": 2, "pokemon": "Mew", "country": "Peru", "price": 1})") ==
         "field 'id' must be positive");
+}
+
+TEST_CASE("numbers convert exactly, including the ones RapidJSON's own conversion got wrong", "[json]") {
+  auto price_of = [](std::string_view number) -> std::optional<double> {
+    auto r = json::parse_new_order(R"({"user_id": 1, "pokemon": "Mew", "country": "Peru", "price": )" +
+                                   std::string(number) + "}");
+    if (!std::holds_alternative<json::new_order>(r)) return std::nullopt;
+    return std::get<json::new_order>(r).price;
+  };
+  // A zero significand with an exponent past +-22 made RapidJSON 1.1.0 call
+  // __builtin_clzll(0) (undefined behaviour; found by the json_codec fuzz target).
+  for (auto zero : {"0e38", "0e-23", "0e155", "0.000e300", "0E-300", "0.0e23"}) {
+    INFO(zero);
+    REQUIRE(price_of(zero).has_value());
+    CHECK(*price_of(zero) == 0.0);
+  }
+  CHECK(*price_of("0.30000000000000004") == 0.1 + 0.2);  // correctly rounded, not off by an ulp
+  CHECK(*price_of("12.34") == 12.34);
+  CHECK(*price_of("1e-400") == 0.0);                      // below the range: zero
+  CHECK(*price_of("999999.99999999999999999999") == 1000000.0);
+  CHECK(has(errors_of(R"({"user_id": 1, "pokemon": "Mew", "country": "Peru", "price": 1.8e308})"), "price",
+            "value_error.number.not_finite"));            // past the range: infinite, rejected
+  // An exponent past 308 is refused by the reader itself ("Number too big"), even on 0.
+  CHECK(errors_of(R"({"user_id": 1, "pokemon": "Mew", "country": "Peru", "price": 1e400})")[0].type ==
+        "value_error.jsondecode");
+
+  auto user_of = [](std::string_view number) -> std::optional<std::int64_t> {
+    auto r = json::parse_new_order(R"({"pokemon": "Mew", "country": "Peru", "price": 1, "user_id": )" +
+                                   std::string(number) + "}");
+    if (!std::holds_alternative<json::new_order>(r)) return std::nullopt;
+    return std::get<json::new_order>(r).user_id;
+  };
+  CHECK(user_of("9223372036854775807") == INT64_MAX);
+  CHECK(user_of("-0") == 0);
+  CHECK(user_of("5.0") == 5);
+  CHECK(user_of("2e1") == 20);
+  CHECK_FALSE(user_of("9223372036854775808").has_value());   // uint64, past int64
+  CHECK_FALSE(user_of("18446744073709551616").has_value());  // past uint64: a double, too large
+  CHECK_FALSE(user_of("5.5").has_value());
+
+  auto msg = json::decode_order_message(
+      R"({"id": 1, "user_id": 2, "pokemon": "a", "country": "b", "price": 0e38, "state": "success"})", true);
+  REQUIRE(std::holds_alternative<order>(msg));
+  CHECK(std::get<order>(msg).price == 0.0);
+  CHECK(std::holds_alternative<std::string>(json::decode_order_message(
+      R"({"id": 18446744073709551615, "user_id": 2, "pokemon": "a", "country": "b", "price": 1})", false)));
 }

@@ -1,31 +1,92 @@
 #include "core/json/codec.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 namespace pokeflow::core::json {
 namespace {
 
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// kParseFullPrecisionFlag keeps prices exact; NaN/Infinity literals and trailing data stay rejected.
-constexpr unsigned parse_flags = rapidjson::kParseFullPrecisionFlag;
+// NaN/Infinity literals and trailing data stay rejected. Numbers arrive as text and are
+// converted by number_converter, not by RapidJSON: see there.
+constexpr unsigned parse_flags = rapidjson::kParseNumbersAsStringsFlag;
+
+// Converts each number RapidJSON hands over as text and forwards every event to the document.
+// RapidJSON 1.1.0's own conversion is unsafe: with kParseFullPrecisionFlag a zero significand
+// with an exponent outside +-22 ("0e38", "0e-23") reaches __builtin_clzll(0), undefined
+// behaviour (found by the json_codec fuzz target, docs/fuzzing.md); without the flag long
+// decimals are off by an ulp. std::from_chars is exact and ignores the locale.
+// The resulting types match RapidJSON's: integers that fit int64 or uint64 stay integers
+// ("-0" is the integer 0), anything else is a double (+-inf past the range, which the codecs
+// reject as not finite; +-0 below it).
+class number_converter {
+ public:
+  explicit number_converter(rapidjson::Document& d) : d_(d) {}
+  bool Null() { return d_.Null(); }
+  bool Bool(bool b) { return d_.Bool(b); }
+  bool Int(int i) { return d_.Int(i); }
+  bool Uint(unsigned u) { return d_.Uint(u); }
+  bool Int64(std::int64_t i) { return d_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return d_.Uint64(u); }
+  bool Double(double v) { return d_.Double(v); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return d_.String(s, n, copy); }
+  bool StartObject() { return d_.StartObject(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return d_.Key(s, n, copy); }
+  bool EndObject(rapidjson::SizeType n) { return d_.EndObject(n); }
+  bool StartArray() { return d_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return d_.EndArray(n); }
+
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view t(s, n);
+    const char* end = s + n;
+    if (t.find_first_of(".eE") == std::string_view::npos) {
+      std::int64_t i = 0;
+      if (auto r = std::from_chars(s, end, i); r.ec == std::errc() && r.ptr == end) return d_.Int64(i);
+      std::uint64_t u = 0;
+      if (auto r = std::from_chars(s, end, u); r.ec == std::errc() && r.ptr == end) return d_.Uint64(u);
+    }
+    double v = 0;
+    auto r = std::from_chars(s, end, v);
+    if (r.ec == std::errc::result_out_of_range) {
+      // Past the double range either way: strtod says which way (+-HUGE_VAL or +-0).
+      v = std::strtod(std::string(t).c_str(), nullptr);
+    } else if (r.ec != std::errc() || r.ptr != end) {
+      return false;  // cannot happen for text the reader accepted as a JSON number
+    }
+    return d_.Double(v);
+  }
+
+ private:
+  rapidjson::Document& d_;
+};
 
 bool parse_document(rapidjson::Document& doc, std::string_view body, std::string& error) {
-  doc.Parse<parse_flags>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
-            std::to_string(doc.GetErrorOffset());
+  rapidjson::MemoryStream ms(body.data(), body.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  auto generate = [&](rapidjson::Document& d) {
+    number_converter handler(d);
+    return !reader.Parse<parse_flags>(is, handler).IsError();
+  };
+  doc.Populate(generate);
+  if (reader.HasParseError()) {
+    error = std::string(rapidjson::GetParseError_En(reader.GetParseErrorCode())) + " at offset " +
+            std::to_string(reader.GetErrorOffset());
     return false;
   }
   return true;
 }
-
 
 void check_name(const rapidjson::Value& obj, const char* key, std::string& out, validation_errors& errs) {
   auto it = obj.FindMember(key);
