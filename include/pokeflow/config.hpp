@@ -24,6 +24,10 @@ struct pg_config {
   std::string password = "poke_password";
   int pool_size = 4;
   std::chrono::milliseconds connect_timeout{3000};
+  // Bound on every statement: sent as the session's statement_timeout (the server gives up)
+  // and enforced by the client (no answer in time: the connection is dropped, the caller
+  // gets a retryable timeout). 0 disables both. Keep it under api_config::deadline.
+  std::chrono::milliseconds query_timeout{4000};
   // libpq keyword/value connection string built from the fields above.
   std::string conninfo() const;
 };
@@ -50,6 +54,9 @@ struct api_config {
   std::size_t max_connections = 1024;
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};
+  // Bound on handling one request once it has been read (database work included): past it
+  // the answer is 503 with Retry-After and the handler is cancelled.
+  std::chrono::milliseconds deadline{5000};
   bool migrate_on_start = true;
   // Consumer groups whose lag /dashboard shows (the fraud and updater groups; set by cli).
   std::vector<std::string> dashboard_groups{"poke-order-consumer", "order-updater"};

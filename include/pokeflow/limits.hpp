@@ -18,6 +18,9 @@ inline constexpr double price_max = 1'000'000;
 
 // GET /orders, GET /list_orders.
 inline constexpr std::int64_t list_skip_min = 0;
+// OFFSET walks and drops every skipped row: without a bound one request (repeatable by
+// anyone) scans the whole table. Deeper pages are not served by offset (422).
+inline constexpr std::int64_t list_skip_max = 10'000;
 inline constexpr std::int64_t list_limit_min = 1;
 inline constexpr std::int64_t list_limit_max = 1000;
 inline constexpr std::int64_t list_limit_default = 20;

@@ -23,9 +23,9 @@ struct order {
   std::string timestamp;  // ISO-8601 as the seed returned it (from PostgreSQL)
 };
 
-// What an attempted transition did: applied, already in that terminal state (idempotent),
-// conflicting terminal state, or no such order.
-enum class transition_outcome { applied, unchanged, conflict, not_found };
+// What an attempted transition does to an existing order: applied, already in that terminal
+// state (idempotent), or a conflicting terminal state. (No such order is the caller's 404.)
+enum class transition_outcome { applied, unchanged, conflict };
 
 // Pure rule: may `from` move to `to`? Only pending -> terminal, or the same terminal again.
 transition_outcome check_transition(order_state from, order_state to) noexcept;

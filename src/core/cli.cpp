@@ -167,6 +167,9 @@ parsed parse(int argc, const char* const* argv) {
   reg(app.add_option("--pg-pool-size", c.pg.pool_size, "Connections per role")->check(CLI::Range(1, 256)),
       "PostgreSQL");
   duration("--pg-connect-timeout", c.pg.connect_timeout, "PostgreSQL connect timeout", "PostgreSQL");
+  duration("--pg-query-timeout", c.pg.query_timeout,
+           "Bound on each statement (server statement_timeout + client deadline that drops the connection); 0 = none",
+           "PostgreSQL");
 
   // Kafka
   reg(app.add_option("--kafka-brokers", c.kafka.brokers, "Kafka bootstrap servers"), "Kafka");
@@ -190,6 +193,8 @@ parsed parse(int argc, const char* const* argv) {
       "api");
   duration("--api-idle-timeout", c.api.idle_timeout, "Close idle keep-alive connections after", "api");
   duration("--api-request-timeout", c.api.request_timeout, "Time a client has to send a whole request", "api");
+  duration("--api-deadline", c.api.deadline, "Bound on handling one request, database included (503 + Retry-After past it)",
+           "api");
   reg(app.add_option("--api-migrate", c.api.migrate_on_start, "Run migrations at start (true/false)"), "api");
   reg(app.add_option("--relay-batch", c.api.relay_batch, "Outbox rows published per relay round")
           ->check(CLI::Range(1, 10000)),
@@ -350,6 +355,8 @@ parsed parse(int argc, const char* const* argv) {
   if (api_url.rfind("http://", 0) != 0) return fail("--api-url: '" + api_url + "' must start with http://");
   if (c.loadgen.user_ids.empty()) return fail("--user-ids: at least one user id is needed");
   if (c.reverser.interval.count() <= 0) return fail("--reverser-interval: must be positive");
+  if (c.api.deadline.count() <= 0) return fail("--api-deadline: must be positive");
+  if (c.pg.query_timeout.count() < 0) return fail("--pg-query-timeout: must not be negative");
   if (c.reverser.pending_timeout.count() <= 0) return fail("--reverser-timeout: must be positive");
 
   if (migrate->parsed()) {

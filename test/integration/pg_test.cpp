@@ -172,7 +172,7 @@ TEST_CASE("pg: migrating the shared database twice is harmless", "[pg]") {
   CHECK(two.version == pg::migrations().back().version);
 }
 
-TEST_CASE("pg: parameters round-trip NULLs, quotes and numbers; pipelines are atomic", "[pg]") {
+TEST_CASE("pg: parameters round-trip NULLs, quotes and numbers", "[pg]") {
   asio::io_context io{1};
   scratch_schema schema(io);
   pg::pool p(io.get_executor(), schema.conninfo(), {2, 3000ms, 5000ms});
@@ -222,54 +222,6 @@ TEST_CASE("pg: parameters round-trip NULLs, quotes and numbers; pipelines are at
   CHECK(bad.kind() == pg::error_kind::constraint);
   CHECK_FALSE(bad.retryable());
   CHECK(bad.message().find("pokemon") != std::string::npos);
-
-  // Pipelines: one round trip, one implicit transaction.
-  auto ok_batch = run(io, [&]() -> awaitable<std::vector<pg::result>> {
-    auto c = co_await p.acquire();
-    std::vector<pg::statement> batch;
-    for (int i = 0; i < 200; ++i)
-      batch.push_back({"INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES ($1, $2, 'CL', $3) RETURNING id",
-                       {1000 + i, "bulbasaur", 1.5}});
-    co_return co_await c->pipeline(std::move(batch));
-  });
-  REQUIRE(ok_batch.size() == 200);
-  for (const auto& r : ok_batch) CHECK(r.ok());
-  CHECK(ok_batch[0].get_int(0, "id") < ok_batch[199].get_int(0, "id"));
-
-  auto failed_batch = run(io, [&]() -> awaitable<std::vector<pg::result>> {
-    auto c = co_await p.acquire();
-    // Built before the co_await: GCC 12 rejects braced lists inside co_await expressions.
-    std::vector<pg::statement> batch{
-        {"INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES (2000, 'mew', 'CL', 1)", {}},
-        {"INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES (2001, NULL, 'CL', 1)", {}},
-        {"INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES (2002, 'mew', 'CL', 1)", {}},
-    };
-    co_return co_await c->pipeline(std::move(batch));
-  });
-  REQUIRE(failed_batch.size() == 3);
-  CHECK(failed_batch[0].ok());  // executed, then rolled back with the rest
-  CHECK(failed_batch[1].kind() == pg::error_kind::constraint);
-  CHECK(failed_batch[2].kind() == pg::error_kind::constraint);
-  CHECK_FALSE(failed_batch[2].ok());
-
-  // Explicit BEGIN/COMMIT inside a failing pipeline must not leave the connection aborted.
-  auto after = run(io, [&]() -> awaitable<pg::result> {
-    auto c = co_await p.acquire();
-    std::vector<pg::statement> batch{
-        {"BEGIN", {}},
-        {"INSERT INTO poke_orders (user_id, pokemon, country, price) VALUES (3000, 'x', 'CL', 1)", {}},
-        {"SELECT 1/0", {}},
-        {"COMMIT", {}}};
-    auto res = co_await c->pipeline(std::move(batch));
-    CHECK(res[2].kind() == pg::error_kind::invalid);
-    CHECK_FALSE(c->in_transaction());
-    co_return co_await c->query(
-        "SELECT count(*) FILTER (WHERE user_id >= 2000) AS late, count(*) FILTER (WHERE user_id BETWEEN 1000 AND 1199) "
-        "AS batch FROM poke_orders");
-  });
-  REQUIRE(after.ok());
-  CHECK(after.get_int(0, "late") == 0);
-  CHECK(after.get_int(0, "batch") == 200);
 }
 
 TEST_CASE("pg: a slow query does not block the io_context", "[pg]") {
@@ -461,4 +413,55 @@ TEST_CASE("pg: array literals arrive in PostgreSQL as exactly the texts sent", "
   });
   REQUIRE(empty.ok());
   CHECK(empty.get(0, "k") == "0");
+}
+
+TEST_CASE("pg: a query past its client deadline is a retryable timeout and its connection is dropped", "[pg]") {
+  asio::io_context io{1};
+  auto cfg = stack_config();
+  pg::pool p(io.get_executor(), cfg.conninfo(), {1, 3000ms, 5000ms, 300ms});
+  int first_pid = 0;
+  std::chrono::steady_clock::duration took{};
+  auto r = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    first_pid = c->backend_pid();
+    // The server-side bound off for this session, so only the client's deadline can end it.
+    auto off = co_await c->query("SET statement_timeout = 0");
+    if (!off) co_return off;
+    auto t0 = std::chrono::steady_clock::now();
+    auto q = co_await c->query("SELECT pg_sleep(3)");
+    took = std::chrono::steady_clock::now() - t0;
+    CHECK_FALSE(c->healthy());
+    co_return q;
+  });
+  INFO(r.message());
+  CHECK(r.kind() == pg::error_kind::timeout);
+  CHECK(r.retryable());
+  CHECK(took >= 250ms);
+  CHECK(took < 2s);
+  // The pool did not keep it: the next lease is a fresh session that works.
+  auto next = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    CHECK(c->backend_pid() != first_pid);
+    co_return co_await c->query("SELECT 1 AS one");
+  });
+  INFO(next.message());
+  CHECK(next.ok());
+}
+
+TEST_CASE("pg: the configured query timeout is also the server's statement_timeout", "[pg]") {
+  asio::io_context io{1};
+  auto cfg = stack_config();
+  cfg.query_timeout = 300ms;
+  // No client deadline here: the server must cancel the statement itself (57014).
+  pg::pool p(io.get_executor(), cfg.conninfo(), {1, 3000ms, 5000ms, 0ms});
+  auto r = run(io, [&]() -> awaitable<pg::result> {
+    auto c = co_await p.acquire();
+    if (!c) co_return c.error();
+    co_return co_await c->query("SELECT pg_sleep(3)");
+  });
+  INFO(r.message());
+  CHECK(r.sqlstate() == "57014");
+  CHECK(r.kind() == pg::error_kind::timeout);
 }

@@ -41,6 +41,19 @@ TEST_CASE("pg conninfo defaults point at the local stack and never disable the t
   CHECK(c.conninfo().find("password=") == std::string::npos);
 }
 
+TEST_CASE("pg conninfo bounds every statement and a connection that stops acknowledging", "[pg]") {
+  pg_config c;
+  c.query_timeout = std::chrono::milliseconds(4000);
+  auto s = c.conninfo();
+  CHECK(s.find("options='-c statement_timeout=4000 -c idle_in_transaction_session_timeout=30000'") !=
+        std::string::npos);
+  CHECK(s.find("tcp_user_timeout='10000'") != std::string::npos);
+  c.query_timeout = std::chrono::milliseconds(20000);
+  CHECK(c.conninfo().find("idle_in_transaction_session_timeout=80000") != std::string::npos);
+  c.query_timeout = std::chrono::milliseconds(0);  // off: no server-side bound either
+  CHECK(c.conninfo().find("statement_timeout") == std::string::npos);
+}
+
 TEST_CASE("pg SQLSTATE classification separates retryable from permanent failures", "[pg]") {
   using k = pg::error_kind;
   CHECK(pg::classify("") == k::connection);  // libpq-side failure, no server answer

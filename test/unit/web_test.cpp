@@ -160,8 +160,12 @@ TEST_CASE("openapi: list parameters are parse_list_query's bounds", "[web][opena
     CHECK_FALSE(std::holds_alternative<list_query>(q({{"limit", std::to_string(lmax + 1)}})));
     CHECK(std::get<list_query>(q({})).limit == ldef);
     auto smin = at(param(op, "skip"), {"schema", "minimum"}).GetInt64();
+    auto smax = at(param(op, "skip"), {"schema", "maximum"}).GetInt64();
+    CHECK(smax == pokeflow::limits::list_skip_max);
     CHECK(std::holds_alternative<list_query>(q({{"skip", std::to_string(smin)}})));
     CHECK_FALSE(std::holds_alternative<list_query>(q({{"skip", std::to_string(smin - 1)}})));
+    CHECK(std::holds_alternative<list_query>(q({{"skip", std::to_string(smax)}})));
+    CHECK_FALSE(std::holds_alternative<list_query>(q({{"skip", std::to_string(smax + 1)}})));
     auto states = strings(at(param(op, "state"), {"schema", "enum"}));
     for (const auto& s : states) CHECK(std::holds_alternative<list_query>(q({{"state", s}})));
     CHECK_FALSE(std::holds_alternative<list_query>(q({{"state", "shipped"}})));

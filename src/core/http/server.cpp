@@ -9,7 +9,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -92,6 +94,7 @@ server_limits server_limits::from(const api_config& c) {
   l.max_connections = c.max_connections;
   l.idle_timeout = c.idle_timeout;
   l.request_timeout = c.request_timeout;
+  l.handler_deadline = c.deadline;
   return l;
 }
 
@@ -106,7 +109,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         open_gauge(m.get_gauge("http_connections", "Open HTTP connections being served", {{"listener", name}})),
         rejected(m.get_counter("http_connections_rejected_total",
                                "HTTP connections answered 503 because max_connections was reached",
-                               {{"listener", name}})) {}
+                               {{"listener", name}})),
+        deadline_exceeded(m.get_counter("http_requests_deadline_exceeded_total",
+                                        "Requests answered 503 because their handler outlived the deadline",
+                                        {{"listener", name}})) {}
 
   net::io_context& io;
   metrics::registry& registry;
@@ -123,6 +129,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::uint16_t bound_port = 0;
   metrics::gauge& open_gauge;
   metrics::counter& rejected;
+  metrics::counter& deadline_exceeded;
   std::map<std::tuple<std::string, std::string, unsigned>, metrics::counter*> request_counters;
   std::map<std::string, metrics::histogram*> durations;
 
@@ -243,6 +250,31 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     if (!wec) co_await linger_close(c.stream);
   }
 
+  // Runs the handler against handler_deadline. When the deadline wins, the handler is
+  // cancelled (its pending waits end with operation_aborted; a database connection it was
+  // using is dropped) and the group waits for it to unwind before answering 503.
+  net::awaitable<response> run_handler(const handler& h, request& req) {
+    if (limits.handler_deadline.count() <= 0) co_return co_await h(req);
+    net::steady_timer timer(io, limits.handler_deadline);
+    auto [order, ex, res, tec] =
+        co_await net::experimental::make_parallel_group(net::co_spawn(io, h(req), net::deferred),
+                                                        timer.async_wait(net::deferred))
+            .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
+    if (order[0] == 0) {
+      if (ex) std::rethrow_exception(ex);
+      co_return std::move(res);
+    }
+    deadline_exceeded.inc();
+    log::warn("request deadline exceeded", {{"listener", name},
+                                            {"route", req.route},
+                                            {"method", req.method},
+                                            {"deadline_ms", static_cast<std::int64_t>(limits.handler_deadline.count())}});
+    auto r = response::error(503, "Request not completed within the " +
+                                      std::to_string(limits.handler_deadline.count()) + " ms deadline; retry");
+    r.headers["Retry-After"] = "1";
+    co_return r;
+  }
+
   net::awaitable<response> dispatch(request& req, bool& matched) {
     auto m = routes.match(req.method, req.path);
     switch (m.outcome) {
@@ -261,7 +293,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     req.route = m.pattern;
     req.path_params = std::move(m.params);
     try {
-      co_return co_await (*m.h)(req);
+      co_return co_await run_handler(*m.h, req);
     } catch (const std::exception& e) {
       log::error("http handler threw",
                  {{"listener", name}, {"route", req.route}, {"method", req.method}, {"error", e.what()}});

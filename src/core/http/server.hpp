@@ -5,7 +5,8 @@
 // Error policy (all with a JSON body {"detail": ...}):
 //   unknown path 404; known path, other method 405 + Allow; malformed HTTP 400 and close;
 //   header block over max_header_bytes 431 and close; body over max_body_bytes 413 and close;
-//   handler throws 500 (the connection lives on); over max_connections: the connection is
+//   handler throws 500 (the connection lives on); handler still running after
+//   handler_deadline 503 + Retry-After (the handler is cancelled); over max_connections: the connection is
 //   accepted, answered 503 with Retry-After and closed, so clients fail fast instead of
 //   hanging in the kernel backlog. Slow requests (request_timeout) and idle keep-alive
 //   connections (idle_timeout) are closed without a response.
@@ -32,6 +33,9 @@ struct server_limits {
   // From a request's first byte (or from accept, for a connection's first request) until
   // it is fully read; also bounds writing each response. Defeats slowloris.
   std::chrono::milliseconds request_timeout{10000};
+  // Bound on running a request's handler (0 = none). Past it the handler is cancelled and
+  // the answer is 503 with Retry-After: 1 (a slow dependency, not a slow client).
+  std::chrono::milliseconds handler_deadline{0};
   // stop() waits at most this long for in-flight requests before closing their sockets.
   std::chrono::milliseconds drain_timeout{5000};
 

@@ -38,6 +38,12 @@ struct connection::impl {
   bool broken = false;
   bool busy = false;
   std::string last_io_error;
+  // Client-side bound on one query or script (0 = none), and the running operation's
+  // deadline. A statement whose answer does not arrive in time leaves the protocol state
+  // unknown (the bytes may still come), so the connection is marked broken and dropped.
+  std::chrono::milliseconds op_timeout{0};
+  std::optional<clock::time_point> op_deadline;
+  bool timed_out = false;
 
   explicit impl(asio::any_io_executor e) : ex(std::move(e)), sd(ex) {}
   ~impl() { close(); }
@@ -108,6 +114,22 @@ struct connection::impl {
     return result::failure(error_kind::connection, std::move(msg));
   }
 
+  // The operation's deadline passed: the connection is given up (see op_timeout).
+  result timeout_failure() {
+    broken = true;
+    timed_out = true;
+    return result::failure(error_kind::timeout, "no answer from " + where() + " within " +
+                                                    std::to_string(op_timeout.count()) +
+                                                    "ms; connection dropped");
+  }
+
+  // Arms the deadline for one query or script.
+  void begin_op() {
+    timed_out = false;
+    if (op_timeout.count() > 0) op_deadline = clock::now() + op_timeout;
+    else op_deadline.reset();
+  }
+
   awaitable<boost::system::error_code> wait_one(asio::posix::descriptor_base::wait_type w) {
     auto [ec] = co_await sd.async_wait(w, use_tuple);
     co_return ec;
@@ -118,7 +140,13 @@ struct connection::impl {
     co_await t.async_wait(use_tuple);
   }
 
+  // Waits for the socket, bounded by the running operation's deadline if it has one.
   awaitable<ready> wait_io(bool want_read, bool want_write) {
+    if (op_deadline) co_return co_await wait_io_until(want_read, want_write, *op_deadline);
+    co_return co_await wait_io_unbounded(want_read, want_write);
+  }
+
+  awaitable<ready> wait_io_unbounded(bool want_read, bool want_write) {
     using namespace asio::experimental::awaitable_operators;
     using wt = asio::posix::descriptor_base;
     if (!sd.is_open()) {
@@ -143,7 +171,7 @@ struct connection::impl {
 
   awaitable<ready> wait_io_until(bool want_read, bool want_write, clock::time_point deadline) {
     using namespace asio::experimental::awaitable_operators;
-    auto v = co_await (wait_io(want_read, want_write) || sleep_until(deadline));
+    auto v = co_await (wait_io_unbounded(want_read, want_write) || sleep_until(deadline));
     if (v.index() == 1) co_return ready::timeout;
     co_return std::get<0>(v);
   }
@@ -229,6 +257,7 @@ struct connection::impl {
       if (r == 0) co_return std::nullopt;
       if (r < 0) co_return io_failure();
       ready w = co_await wait_io(true, true);
+      if (w == ready::timeout) co_return timeout_failure();
       if (w == ready::error) co_return io_failure();
       if (w == ready::read && !PQconsumeInput(conn)) co_return io_failure();
     }
@@ -239,6 +268,10 @@ struct connection::impl {
   awaitable<PGresult*> next_result() {
     while (PQisBusy(conn)) {
       ready w = co_await wait_io(true, false);
+      if (w == ready::timeout) {
+        timeout_failure();
+        co_return nullptr;
+      }
       if (w == ready::error || !PQconsumeInput(conn)) {
         broken = true;
         sync_socket(false);
@@ -263,6 +296,7 @@ struct connection::impl {
       result r = result::from_pg(raw, "");
       if (!out || out->ok()) out = std::move(r);
     }
+    if (timed_out) co_return timeout_failure();
     if (broken && (!out || out->ok())) co_return io_failure();
     if (!out) co_return result{};
     co_return std::move(*out);
@@ -270,6 +304,7 @@ struct connection::impl {
 
   awaitable<result> query(std::string sql, std::vector<param> params) {
     if (!conn || broken) co_return not_usable();
+    begin_op();
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.text() ? p.text()->c_str() : nullptr);
@@ -282,88 +317,10 @@ struct connection::impl {
 
   awaitable<result> script(std::string sql) {
     if (!conn || broken) co_return not_usable();
+    begin_op();
     if (!PQsendQuery(conn, sql.c_str())) co_return io_failure();
     if (auto f = co_await flush()) co_return std::move(*f);
     co_return co_await collect();
-  }
-
-  awaitable<std::vector<result>> pipeline(std::vector<statement> stmts) {
-    std::vector<result> out;
-    if (stmts.empty()) co_return out;
-    auto fail_all = [&](const result& why) {
-      while (out.size() < stmts.size()) out.push_back(why);
-    };
-    if (!conn || broken) {
-      fail_all(not_usable());
-      co_return out;
-    }
-    if (!PQenterPipelineMode(conn)) {
-      fail_all(io_failure());
-      co_return out;
-    }
-    for (const auto& s : stmts) {
-      std::vector<const char*> values;
-      values.reserve(s.params.size());
-      for (const auto& p : s.params) values.push_back(p.text() ? p.text()->c_str() : nullptr);
-      if (!PQsendQueryParams(conn, s.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                             nullptr, nullptr, 0)) {
-        // The connection state is unknown after a half-sent pipeline: never reuse it.
-        fail_all(io_failure());
-        co_return out;
-      }
-    }
-    if (!PQpipelineSync(conn)) {
-      fail_all(io_failure());
-      co_return out;
-    }
-    if (auto f = co_await flush()) {
-      fail_all(*f);
-      co_return out;
-    }
-    std::optional<result> first_error;
-    int nulls = 0;
-    for (;;) {
-      PGresult* raw = co_await next_result();
-      if (!raw) {
-        if (broken) break;
-        // One NULL separates statements; more in a row means libpq has nothing queued.
-        if (++nulls > 1) {
-          broken = true;
-          last_io_error = "pipeline ended without a sync result";
-          break;
-        }
-        continue;
-      }
-      nulls = 0;
-      ExecStatusType st = PQresultStatus(raw);
-      if (st == PGRES_PIPELINE_SYNC) {
-        PQclear(raw);
-        break;
-      }
-      if (st == PGRES_PIPELINE_ABORTED) {
-        PQclear(raw);
-        out.push_back(result::failure(first_error ? first_error->kind() : error_kind::other,
-                                      "not executed: an earlier statement in the pipeline failed" +
-                                          (first_error ? ": " + first_error->message() : std::string())));
-        continue;
-      }
-      out.push_back(result::from_pg(raw, ""));
-      if (!out.back().ok() && !first_error) first_error = out.back();
-    }
-    if (broken || out.size() != stmts.size()) {
-      out.resize(std::min(out.size(), stmts.size()));
-      fail_all(io_failure());
-      co_return out;
-    }
-    if (!PQexitPipelineMode(conn)) {
-      io_failure();
-      co_return out;
-    }
-    if (PQtransactionStatus(conn) == PQTRANS_INERROR) {
-      auto rb = co_await query("ROLLBACK", {});
-      if (!rb.ok()) broken = true;
-    }
-    co_return out;
   }
 };
 
@@ -402,13 +359,6 @@ awaitable<result> connection::query(std::string sql, std::vector<param> params) 
   co_return r;
 }
 
-awaitable<std::vector<result>> connection::pipeline(std::vector<statement> statements) {
-  op_guard g(impl_->busy, impl_->broken);
-  auto r = co_await impl_->pipeline(std::move(statements));
-  g.done = true;
-  co_return r;
-}
-
 awaitable<result> connection::script(std::string sql) {
   op_guard g(impl_->busy, impl_->broken);
   auto r = co_await impl_->script(std::move(sql));
@@ -437,6 +387,10 @@ bool connection::in_transaction() const noexcept {
   if (!impl_->conn) return false;
   return PQtransactionStatus(impl_->conn) != PQTRANS_IDLE;
 }
+
+void connection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { impl_->op_timeout = timeout; }
+
+std::chrono::milliseconds connection::query_timeout() const noexcept { return impl_->op_timeout; }
 
 int connection::backend_pid() const noexcept { return impl_->conn ? PQbackendPID(impl_->conn) : 0; }
 

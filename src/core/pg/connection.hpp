@@ -15,11 +15,6 @@
 
 namespace pokeflow::core::pg {
 
-struct statement {
-  std::string sql;
-  std::vector<param> params;
-};
-
 class connection {
  public:
   explicit connection(boost::asio::any_io_executor ex);
@@ -33,6 +28,8 @@ class connection {
 
   // One statement, extended protocol, text parameters ($1, $2, ...; std::nullopt = NULL):
   //   co_await c.query("SELECT * FROM t WHERE id = $1 AND name = $2", id, name);
+  // Bounded by set_query_timeout(); also ends early (kind `connection`, connection broken)
+  // when the awaiting coroutine is cancelled.
   // (GCC 12 rejects a braced list inside a co_await expression with "array used as
   // initializer", so pass parameters as arguments, or build the vector in its own statement.)
   boost::asio::awaitable<result> query(std::string sql, std::vector<param> params);
@@ -42,16 +39,15 @@ class connection {
     return query(std::move(sql), std::vector<param>{param(std::forward<Args>(args))...});
   }
 
-  // Several statements in one round trip (build the vector before the co_await, see above) (libpq pipeline mode, one Sync at the end).
-  // Without explicit BEGIN/COMMIT they form one implicit transaction: all or nothing.
-  // One result per statement; statements after a failure are not executed and report
-  // the first failure's kind. If the pipeline leaves an explicit transaction aborted,
-  // it is rolled back so the connection is usable again.
-  boost::asio::awaitable<std::vector<result>> pipeline(std::vector<statement> statements);
-
   // A script of ;-separated statements without parameters (simple protocol, used by
   // migrations). Returns the first error, else the last statement's result.
   boost::asio::awaitable<result> script(std::string sql);
+
+  // Client-side deadline for each query() and script() (0, the default, = none). When an
+  // answer has not fully arrived in time the result is kind `timeout` (retryable) and the
+  // connection is marked broken (a pool then discards it): its protocol state is unknown.
+  void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
+  std::chrono::milliseconds query_timeout() const noexcept;
 
   // Connected and no I/O error seen so far (a lost connection is detected on use).
   bool healthy() const noexcept;

@@ -1,4 +1,5 @@
 // pg_config::conninfo() lives here because only src/core/pg knows libpq's syntax.
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,16 @@ std::string pg_config::conninfo() const {
   add(out, "keepalives_idle", "10");
   add(out, "keepalives_interval", "5");
   add(out, "keepalives_count", "3");
+  // Data sent but not acknowledged for this long (a peer that vanished mid-query) ends the
+  // connection, which keepalives alone do not cover while bytes are in flight.
+  add(out, "tcp_user_timeout", "10000");
+  // Server-side bounds: a statement the client stopped waiting for (see query_timeout) is
+  // cancelled there too, and a transaction left idle (a client that died or was cut off in
+  // the middle of one, e.g. the outbox relay's) gives back its locks.
+  if (query_timeout.count() > 0)
+    add(out, "options",
+        "-c statement_timeout=" + std::to_string(query_timeout.count()) +
+            " -c idle_in_transaction_session_timeout=" + std::to_string(std::max<long long>(30000, 4 * query_timeout.count())));
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "core/pg/migrate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <set>
@@ -16,6 +17,9 @@ namespace asio = boost::asio;
 using asio::awaitable;
 
 namespace {
+
+// Bound on each migration statement (and on waiting for another migrator's lock).
+constexpr std::chrono::milliseconds migration_timeout{120000};
 
 constexpr std::string_view v1_orders = R"sql(
 CREATE TYPE order_state AS ENUM ('pending','rejected','failed','success','reversed');
@@ -124,16 +128,25 @@ awaitable<migrate_outcome> migrate(pool& p) {
   migrate_outcome out;
   auto c = co_await p.acquire();
   if (!c) co_return failed(std::move(out), c.error(), "migrate");
+  // A migration (an index build, or waiting for another migrator's lock) may take longer
+  // than a request's query: it gets its own, wider bound, on both sides, for this session.
+  const auto normal = c->query_timeout();
+  c->set_query_timeout(migration_timeout);
+  auto r = co_await c->query("SELECT set_config('statement_timeout', $1, false)",
+                             std::to_string(migration_timeout.count()));
+  if (!r) co_return failed(std::move(out), r, "setting the migration timeout");
   // Session-level lock: a second migrator waits here until the first has finished.
-  auto r = co_await c->query("SELECT pg_advisory_lock($1)", migration_lock_key);
+  r = co_await c->query("SELECT pg_advisory_lock($1)", migration_lock_key);
   if (!r) co_return failed(std::move(out), r, "taking the migration lock");
   out = co_await apply_pending(*c);
   r = co_await c->query("SELECT pg_advisory_unlock($1)", migration_lock_key);
+  if (r) r = co_await c->query("RESET statement_timeout");
   if (!r) {
     // Ending the session is what releases the lock now; never pool a connection holding it.
     c->close();
     log::warn("releasing the migration lock failed; connection closed", {{"error", r.message()}});
   }
+  c->set_query_timeout(normal);
   co_return out;
 }
 
@@ -142,7 +155,7 @@ migrate_outcome migrate_blocking(const pg_config& cfg) {
   std::optional<migrate_outcome> out;
   std::exception_ptr error;
   {
-    pool p(io.get_executor(), cfg.conninfo(), pool_options{1, cfg.connect_timeout, cfg.connect_timeout});
+    pool p(io.get_executor(), cfg.conninfo(), pool_options{1, cfg.connect_timeout, cfg.connect_timeout, cfg.query_timeout});
     asio::co_spawn(io, migrate(p), [&](std::exception_ptr e, migrate_outcome o) {
       error = e;
       out = std::move(o);

@@ -116,7 +116,7 @@ pool::pool(asio::any_io_executor ex, std::string conninfo, pool_options opts)
 pool::pool(asio::any_io_executor ex, const pg_config& cfg)
     : pool(std::move(ex), cfg.conninfo(),
            pool_options{static_cast<std::size_t>(std::max(1, cfg.pool_size)), cfg.connect_timeout,
-                        std::chrono::milliseconds(5000)}) {}
+                        std::chrono::milliseconds(5000), cfg.query_timeout}) {}
 
 pool::~pool() {
   auto& s = *state_;
@@ -153,6 +153,7 @@ awaitable<lease> pool::acquire(std::chrono::milliseconds timeout) {
     if (st->open < st->opts.size) {
       ++st->open;
       auto c = std::make_unique<connection>(st->ex);
+      c->set_query_timeout(st->opts.query_timeout);
       auto r = co_await c->connect(st->conninfo, st->opts.connect_timeout);
       if (!r.ok()) {
         st->discard(std::move(c));

@@ -24,6 +24,9 @@ struct pool_options {
   std::chrono::milliseconds connect_timeout{3000};
   // How long acquire() waits for a busy pool before giving up with kind `timeout`.
   std::chrono::milliseconds acquire_timeout{5000};
+  // Client-side deadline of each query on the pool's connections (0 = none); see
+  // connection::set_query_timeout.
+  std::chrono::milliseconds query_timeout{0};
 };
 
 namespace detail {
@@ -59,7 +62,7 @@ class lease {
 class pool {
  public:
   pool(boost::asio::any_io_executor ex, std::string conninfo, pool_options opts);
-  // size and connect timeout from the config.
+  // size, connect timeout and query timeout from the config.
   pool(boost::asio::any_io_executor ex, const pg_config& cfg);
   // Closes idle connections and fails pending acquires; leases still out close theirs
   // when they end.

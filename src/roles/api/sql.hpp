@@ -6,18 +6,22 @@ namespace pokeflow::roles::api::sql {
 #define POKEFLOW_ORDER_COLUMNS "id, user_id, pokemon, country, price, state::text AS state, " POKEFLOW_ORDER_TS " AS ts"
 
 // Group commit: the orders of every request waiting at that moment in one statement (one
-// transaction, one WAL flush). Rows are inserted in array order, so ids ascend with it and the
-// caller maps results back by sorting on id. The order and its outbox event commit together or
-// not at all. $1..$4 arrays, $5 topic. (bench/pgbench/order.sql writes it out for one order.)
+// transaction, one WAL flush). Each input row carries its 1-based position in the batch (WITH
+// ORDINALITY) and takes its id from the sequence before the INSERT, so every returned row
+// says explicitly which request it answers (`ord`); nothing relies on ids following array
+// order. The CTE is read twice, so PostgreSQL materializes it: nextval runs once per row.
+// The order and its outbox event commit together or not at all. $1..$4 arrays, $5 topic.
+// (bench/pgbench/order.sql writes it out for one order.)
 inline constexpr const char* create_orders =
-    "WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) "
+    "WITH input AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('poke_orders', 'id')) AS id, t.* "
+    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) "
     "WITH ORDINALITY AS t(user_id, pokemon, country, price, ord)), "
-    "o AS (INSERT INTO poke_orders (user_id, pokemon, country, price) "
-    "SELECT user_id, pokemon, country, price FROM input ORDER BY ord RETURNING " POKEFLOW_ORDER_COLUMNS "), "
+    "o AS (INSERT INTO poke_orders (id, user_id, pokemon, country, price) "
+    "SELECT id, user_id, pokemon, country, price FROM input RETURNING " POKEFLOW_ORDER_COLUMNS "), "
     "ob AS (INSERT INTO poke_outbox (order_id, topic, payload) "
     "SELECT id, $5, json_build_object('id', id, 'user_id', user_id, 'pokemon', pokemon, 'country', country, "
     "'price', price, 'state', state, 'timestamp', ts)::text FROM o ORDER BY id) "
-    "SELECT * FROM o ORDER BY id";
+    "SELECT input.ord, o.* FROM o JOIN input USING (id) ORDER BY input.ord";
 
 inline constexpr const char* get_order = "SELECT " POKEFLOW_ORDER_COLUMNS " FROM poke_orders WHERE id = $1";
 

@@ -37,7 +37,7 @@ struct failure {
 template <class T>
 using outcome = std::variant<T, failure>;
 
-// What the pages need from the api role (implemented in api.cpp).
+// What the pages need from the api role (implemented by handlers.cpp, wired in api.cpp).
 struct backend {
   // The POST /orders path: group commit, order and outbox row in one transaction.
   std::function<boost::asio::awaitable<outcome<order>>(core::json::new_order)> create;
