@@ -51,6 +51,10 @@ std::variant<list_query, core::json::validation_errors> parse_list_query(
       errs.push_back({{"query", "skip"},
                       "ensure this value is greater than or equal to " + std::to_string(limits::list_skip_min),
                       "value_error.number.not_ge"});
+    else if (*v > limits::list_skip_max)
+      errs.push_back({{"query", "skip"},
+                      "ensure this value is less than or equal to " + std::to_string(limits::list_skip_max),
+                      "value_error.number.not_le"});
     else
       out.skip = *v;
   }
