@@ -53,9 +53,9 @@ http::response single_validation(std::string where, std::string field, std::stri
 }
 
 // 503 for a database that is down or overloaded, 500 for anything else.
-web::failure db_failure(const pg::result& r) {
+web::failure db_failure(const pg::result& r, const core::log::logger& log) {
   if (r.retryable()) return {503, "database unavailable: " + r.message(), "1"};
-  core::log::error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
+  log.error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
   return {500, "database error", std::nullopt};
 }
 
@@ -129,7 +129,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
     server = std::make_shared<http::server>(ctx.io, ctx.metrics, "api", http::server_limits::from(cfg));
     dash = std::make_shared<web::dashboard>(
-        ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups, backlog, backlog_age, ctx.metrics});
+        ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups, backlog, backlog_age, ctx.metrics, ctx.log});
   }
 
   // ---- auth ----------------------------------------------------------------------------
@@ -254,8 +254,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (create_flushers < max_create_flushers()) asio::co_spawn(ctx.io, flush_creates(), asio::detached);
     boost::system::error_code ec;
     while (!p->out && !p->error) co_await p->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (p->error) co_return db_failure(*p->error);
-    core::log::debug("order created", {{"order_id", p->out->id}});
+    if (p->error) co_return db_failure(*p->error, ctx.log);
+    ctx.log.debug("order created", {{"order_id", p->out->id}});
     co_return std::move(*p->out);
   }
 
@@ -290,7 +290,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     args.emplace_back(q.skip);
     args.emplace_back(q.limit);
     auto r = co_await query_once(sql::list_orders, std::move(args));
-    if (!r) co_return db_failure(r);
+    if (!r) co_return db_failure(r, ctx.log);
     std::vector<order> orders;
     orders.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) orders.push_back(order_from_row(r, i));
@@ -319,7 +319,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     auto id = path_id(req);
     if (!id) co_return single_validation("path", "id", "value is not a valid integer", "type_error.integer");
     auto r = co_await query_once(sql::get_order, pg::params(*id));
-    if (!r) co_return web::to_response(db_failure(r));
+    if (!r) co_return web::to_response(db_failure(r, ctx.log));
     if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
     co_return http::response::json(200, json::encode_order(order_from_row(r, 0)));
   }
@@ -334,18 +334,18 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
     auto target = std::get<order_state>(parsed);
     auto c = co_await pool.acquire();
-    if (!c) co_return web::to_response(db_failure(c.error()));
+    if (!c) co_return web::to_response(db_failure(c.error(), ctx.log));
     // A concurrent writer can make the second branch see a stale 'pending'; the rerun then
     // sees the committed state.
     for (int attempt = 0; attempt < 5; ++attempt) {
       auto r = co_await c->query(sql::transition, pg::params(*id, to_string(target)));
-      if (!r) co_return web::to_response(db_failure(r));
+      if (!r) co_return web::to_response(db_failure(r, ctx.log));
       if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
       auto o = order_from_row(r, 0);
       bool applied = r.get(0, "applied") == "t";
       if (applied) {
         transitions_applied.inc();
-        core::log::debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
+        ctx.log.debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
         co_return http::response::json(200, json::encode_order(o));
       }
       switch (check_transition(o.state, target)) {
@@ -359,7 +359,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
         case transition_outcome::conflict: {
           transitions_conflict.inc();
           co_await c->query(sql::count_conflict, pg::params(*id));
-          core::log::info("refused state change of a terminal order",
+          ctx.log.info("refused state change of a terminal order",
                           {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
           co_return http::response::json(
               409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
@@ -377,8 +377,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
     if (auto denied = check_auth(req)) co_return *denied;
     if (auto r = not_started()) co_return *r;
     auto r = co_await query_once(sql::delete_all);
-    if (!r) co_return web::to_response(db_failure(r));
-    core::log::warn("all orders deleted", {{"count", r.get_int(0, "n")}});
+    if (!r) co_return web::to_response(db_failure(r, ctx.log));
+    ctx.log.warn("all orders deleted", {{"count", r.get_int(0, "n")}});
     co_return http::response::json(200, "{\"deleted\":" + std::string(r.get(0, "n")) + "}");
   }
 
@@ -393,7 +393,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     auto rows = co_await c->query(sql::claim_outbox, pg::params(cfg.relay_batch));
     if (!rows) {
       co_await c->query("ROLLBACK");
-      core::log::warn("outbox claim failed", {{"error", rows.message()}});
+      ctx.log.warn("outbox claim failed", {{"error", rows.message()}});
       co_return -1;
     }
     if (rows.rows() == 0) {
@@ -433,18 +433,18 @@ struct api::impl : std::enable_shared_from_this<impl> {
       if (!del) {
         // Published but not deleted: they go out again later (an at-least-once duplicate).
         co_await c->query("ROLLBACK");
-        core::log::warn("outbox delete failed", {{"error", del.message()}});
+        ctx.log.warn("outbox delete failed", {{"error", del.message()}});
         co_return -1;
       }
     }
     auto commit = co_await c->query("COMMIT");
     if (!commit) {
-      core::log::warn("outbox commit failed", {{"error", commit.message()}});
+      ctx.log.warn("outbox commit failed", {{"error", commit.message()}});
       co_return -1;
     }
     published.inc(ok);
     if (first_error) {
-      core::log::warn("publishing outbox events failed; they stay in the outbox",
+      ctx.log.warn("publishing outbox events failed; they stay in the outbox",
                       {{"failed", static_cast<std::int64_t>(results.size()) - ok}, {"error", *first_error}});
       co_return -1;
     }
@@ -502,7 +502,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
           migrated = true;
           break;
         }
-        core::log::error("cannot migrate the database; retrying",
+        ctx.log.error("cannot migrate the database; retrying",
                          {{"pg", pgc.host + ":" + std::to_string(pgc.port)}, {"error", r.status.message()}});
         stats_timer.expires_after(delay);
         boost::system::error_code ec;
@@ -551,7 +551,7 @@ api::~api() = default;
 void api::run() {
   impl_->server->run();
   asio::co_spawn(impl_->ctx.io, impl_->start(), asio::detached);
-  core::log::info("api listening", {{"host", impl_->cfg.host}, {"port", static_cast<int>(port())}});
+  impl_->ctx.log.info("api listening", {{"host", impl_->cfg.host}, {"port", static_cast<int>(port())}});
 }
 
 void api::stop() noexcept {

@@ -88,7 +88,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
       auto r = co_await client.request("PUT", "/orders/" + std::to_string(o.id), body, headers, 5s);
       if (r.ok()) {
         if (r.status == 200 || r.status == 409) {
-          core::log::debug("decision applied",
+          ctx.log.debug("decision applied",
                            {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", static_cast<int>(r.status)}});
           co_return outcome::done;
         }
@@ -97,10 +97,10 @@ struct updater::impl : std::enable_shared_from_this<impl> {
           co_return outcome::dead_letter;
         }
         // 401/403 (token mismatch), 5xx, 503 (database down): not the message's fault, retry.
-        core::log::warn("api refused the update, will retry",
+        ctx.log.warn("api refused the update, will retry",
                         {{"order_id", o.id}, {"status", static_cast<int>(r.status)}, {"body", r.body}});
       } else {
-        core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+        ctx.log.warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
       }
       retried.inc();
       co_await sleep(delay);
@@ -110,7 +110,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<bool> dead_letter(const core::kafka::message& m, const std::string& error) {
-    core::log::warn("moving message to the dead-letter topic",
+    ctx.log.warn("moving message to the dead-letter topic",
                     {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", error}});
     auto delay = 100ms;
     while (!stopping) {
@@ -155,12 +155,12 @@ struct updater::impl : std::enable_shared_from_this<impl> {
       consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
         if (ev.what != core::kafka::rebalance_event::kind::assigned)
           core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
-        core::log::info("rebalance",
+        ctx.log.info("rebalance",
                         {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
                          {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
       });
       consumer->subscribe({kafka.states_topic});
-      core::log::info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
+      ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
       while (!stopping) {
         auto batch = co_await consumer->next_batch(500, 250ms);
         update_lag();
@@ -191,18 +191,18 @@ struct updater::impl : std::enable_shared_from_this<impl> {
           if (next >= 0) offsets.push_back({tp.topic, tp.partition, next});
         if (!offsets.empty()) {
           if (auto err = co_await consumer->commit(offsets))
-            core::log::warn("offset commit failed", {{"error", err->message}});
+            ctx.log.warn("offset commit failed", {{"error", err->message}});
         }
       }
     } catch (const std::exception& e) {
-      core::log::error("updater loop failed", {{"error", e.what()}});
+      ctx.log.error("updater loop failed", {{"error", e.what()}});
       ctx.request_exit(1);
     }
     co_await consumer->close(5s);
     co_await producer->flush(5s);
     client.close();
     done = true;
-    core::log::info("updater stopped", {});
+    ctx.log.info("updater stopped", {});
   }
 };
 
