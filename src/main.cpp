@@ -59,14 +59,14 @@ int run_roles(const app_config& cfg) {
   if (admin) rt.add_last(admin);
   std::string names;
   for (auto r : cfg.roles) {
+    core::role_context rc = ctx;
+    rc.log = core::log::logger(to_string(r));
     switch (r) {
-      case role::api: rt.add(std::make_shared<roles::api::api>(ctx, cfg.api, cfg.pg, cfg.kafka)); break;
-      case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(ctx, cfg.fraud, cfg.kafka)); break;
-      case role::updater: rt.add(std::make_shared<roles::updater::updater>(ctx, cfg.updater, cfg.kafka)); break;
-      case role::reverser:
-        rt.add(std::make_shared<roles::reverser::reverser>(ctx, cfg.reverser, cfg.pg, cfg.kafka.orders_topic));
-        break;
-      case role::loadgen: rt.add(std::make_shared<roles::loadgen::loadgen>(ctx, cfg.loadgen)); break;
+      case role::api: rt.add(std::make_shared<roles::api::api>(rc, cfg.api, cfg.pg, cfg.kafka)); break;
+      case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(rc, cfg.fraud, cfg.kafka)); break;
+      case role::updater: rt.add(std::make_shared<roles::updater::updater>(rc, cfg.updater, cfg.kafka)); break;
+      case role::reverser: rt.add(std::make_shared<roles::reverser::reverser>(rc, cfg.reverser, cfg.pg, cfg.kafka.orders_topic)); break;
+      case role::loadgen: rt.add(std::make_shared<roles::loadgen::loadgen>(rc, cfg.loadgen)); break;
     }
     names += (names.empty() ? "" : ",") + std::string(to_string(r));
   }

@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/supervisor.hpp"
 
@@ -39,6 +40,7 @@ struct role_context {
   std::function<void(std::string name, readiness_check)> add_readiness;
   std::function<void(int exit_code)> request_exit;  // a role that finishes by itself (loadgen)
   supervisor& tasks;  // every co_spawn of a role goes through tasks.spawn (see supervisor.hpp)
+  log::logger log;  // the role's own lines carry its name (several roles share one process)
 };
 
 class runtime {

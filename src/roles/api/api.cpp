@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "core/pg/migrate.hpp"
 #include "core/pg/pool.hpp"
+#include "core/supervisor.hpp"
 #include "roles/api/create_batcher.hpp"
 #include "roles/api/handlers.hpp"
 #include "roles/api/outbox_relay.hpp"
@@ -51,8 +52,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
   bool stopping = false;
   bool migrated = false;
   int running_tasks = 0;
-  core::metrics::counter& relay_failures;
-  core::metrics::counter& stats_failures;
+  core::task_handle relay_task;
+  core::task_handle stats_task;
 
   static std::unique_ptr<core::kafka::producer> make_producer(asio::io_context& io, const kafka_config& k) {
     core::kafka::producer_options popts;
@@ -77,14 +78,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
         stats(ctx.io, pool, ctx.metrics),
         dash(std::make_shared<web::dashboard>(ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups,
                                                                               stats.backlog, stats.oldest_age,
-                                                                              ctx.metrics})),
-        relay(ctx.io, pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval}),
-        relay_failures(ctx.metrics.get_counter("pokeflow_api_task_failures_total",
-                                               "Exceptions caught in the api's background tasks",
-                                               {{"task", "outbox_relay"}})),
-        stats_failures(ctx.metrics.get_counter("pokeflow_api_task_failures_total",
-                                               "Exceptions caught in the api's background tasks",
-                                               {{"task", "outbox_stats"}})) {
+                                                                              ctx.metrics, ctx.log})),
+        relay(ctx.io, pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval}) {
     batcher = std::make_shared<create_batcher>(ctx.io, pool, ctx.metrics,
                                                create_batcher::options{kafka.orders_topic, max_create_flushers(), 256},
                                                [this] { relay.wake(); });
@@ -96,33 +91,6 @@ struct api::impl : std::enable_shared_from_this<impl> {
   std::optional<web::failure> not_ready() const {
     if (migrated || !cfg.migrate_on_start) return std::nullopt;
     return web::failure{503, "starting: the database schema is not ready (is PostgreSQL reachable?)", "1"};
-  }
-
-  // Runs a background loop; an exception is logged, counted, and the loop restarted after a
-  // second, until stop. The caller counts it in running_tasks before spawning it.
-  asio::awaitable<void> supervise(const char* task, core::metrics::counter& failures,
-                                  std::function<asio::awaitable<void>()> body) {
-    auto self = shared_from_this();
-    asio::steady_timer pause(ctx.io);
-    while (true) {
-      std::string error;
-      try {
-        co_await body();
-        break;
-      } catch (const std::exception& e) {
-        error = e.what();
-      } catch (...) {
-        error = "unknown exception";
-      }
-      failures.inc();
-      core::log::error("api task failed; restarting it", {{"task", task}, {"error", error}});
-      if (stopping) break;
-      pause.expires_after(1s);
-      boost::system::error_code ec;
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (stopping) break;
-    }
-    --running_tasks;
   }
 
   // Migrations at start, retried until PostgreSQL answers (requests get 503 meanwhile).
@@ -143,7 +111,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
         } catch (const std::exception& e) {
           error = e.what();
         }
-        core::log::error("cannot migrate the database; retrying",
+        ctx.log.error("cannot migrate the database; retrying",
                          {{"pg", pgc.host + ":" + std::to_string(pgc.port)}, {"error", error}});
         start_timer.expires_after(delay);
         boost::system::error_code ec;
@@ -152,11 +120,10 @@ struct api::impl : std::enable_shared_from_this<impl> {
       }
     }
     if (!stopping) {
-      running_tasks += 2;
-      asio::co_spawn(ctx.io, supervise("outbox_relay", relay_failures, [this] { return relay.run(); }),
-                     asio::detached);
-      asio::co_spawn(ctx.io, supervise("outbox_stats", stats_failures, [this] { return stats.run(); }),
-                     asio::detached);
+      // The shared supervision policy (core/supervisor.hpp): logged, counted in
+      // pokeflow_task_failures_total, restarted after a backoff; /readyz red meanwhile.
+      relay_task = ctx.tasks.spawn("outbox_relay", [self] { return self->relay.run(); });
+      stats_task = ctx.tasks.spawn("outbox_stats", [self] { return self->stats.run(); });
     }
     --running_tasks;
   }
@@ -196,7 +163,7 @@ void api::run() {
   impl_->server->run();
   ++impl_->running_tasks;
   asio::co_spawn(impl_->ctx.io, impl_->start(), asio::detached);  // start() catches what it can
-  core::log::info("api listening", {{"host", impl_->cfg.host}, {"port", static_cast<int>(port())}});
+  impl_->ctx.log.info("api listening", {{"host", impl_->cfg.host}, {"port", static_cast<int>(port())}});
 }
 
 void api::stop() noexcept {
@@ -209,7 +176,8 @@ void api::stop() noexcept {
 }
 
 bool api::stopped() const noexcept {
-  return impl_->running_tasks == 0 && impl_->batcher->idle() && impl_->server->stopped() && impl_->dash->stopped();
+  return impl_->running_tasks == 0 && impl_->relay_task.finished() && impl_->stats_task.finished() &&
+         impl_->batcher->idle() && impl_->server->stopped() && impl_->dash->stopped();
 }
 
 std::uint16_t api::port() const noexcept { return impl_->server->port(); }

@@ -124,7 +124,7 @@ struct dashboard::impl : std::enable_shared_from_this<impl> {
     c.release();
     if (!r) {
       errors.inc();
-      core::log::debug("dashboard count query failed", {{"error", r.message()}});
+      src.log.debug("dashboard count query failed", {{"error", r.message()}});
       co_return;
     }
     std::vector<count_row> rows;
@@ -175,7 +175,7 @@ struct dashboard::impl : std::enable_shared_from_this<impl> {
         co_await pg_round();
       } catch (const std::exception& e) {
         errors.inc();
-        core::log::error("dashboard sampling failed", {{"error", e.what()}});
+        src.log.error("dashboard sampling failed", {{"error", e.what()}});
       }
       // Wake just after the next second starts.
       double now = unix_now();
@@ -208,7 +208,7 @@ struct dashboard::impl : std::enable_shared_from_this<impl> {
           }
         if (known || parts.empty()) lags[i] = sum;
       } catch (const std::exception& e) {
-        core::log::debug("dashboard: group lag unknown", {{"group", src.groups[i]}, {"error", e.what()}});
+        src.log.debug("dashboard: group lag unknown", {{"group", src.groups[i]}, {"error", e.what()}});
       }
     }
     std::optional<double> dlq_count;
@@ -227,7 +227,7 @@ struct dashboard::impl : std::enable_shared_from_this<impl> {
       dlq_count = total;
     } catch (const std::exception& e) {
       dlq_partitions.reset();
-      core::log::debug("dashboard: DLQ size unknown", {{"error", e.what()}});
+      src.log.debug("dashboard: DLQ size unknown", {{"error", e.what()}});
     }
     lag = std::move(lags);
     dlq = dlq_count;
@@ -241,7 +241,7 @@ struct dashboard::impl : std::enable_shared_from_this<impl> {
         co_await kafka_round();
       } catch (const std::exception& e) {
         errors.inc();
-        core::log::warn("dashboard Kafka sampling failed", {{"error", e.what()}});
+        src.log.warn("dashboard Kafka sampling failed", {{"error", e.what()}});
         admin.reset();  // e.g. a bad client property: retried from scratch next round
       }
       if (stopping) break;
@@ -284,7 +284,7 @@ std::string dashboard::data(int seconds) {
 
 std::optional<std::string> dashboard::mark(std::string_view name, std::string_view phase) {
   auto err = impl_->windows.add(name, phase, unix_now());
-  if (!err) core::log::info("dashboard fault mark", {{"name", std::string(name)}, {"phase", std::string(phase)}});
+  if (!err) impl_->src.log.info("dashboard fault mark", {{"name", std::string(name)}, {"phase", std::string(phase)}});
   return err;
 }
 

@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "pokeflow/config.hpp"
 
@@ -32,6 +33,7 @@ class dashboard : public std::enable_shared_from_this<dashboard> {
     core::metrics::gauge& outbox_backlog;    // kept fresh by the api's stats loop
     core::metrics::gauge& outbox_oldest_age;
     core::metrics::registry& metrics;
+    core::log::logger log;  // the api's
   };
   dashboard(boost::asio::io_context& io, sources src);
   ~dashboard();

@@ -89,7 +89,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
                    {"pokeflow-source-offset", std::to_string(m.offset)},
                    {"pokeflow-error", *err},
                    {"pokeflow-role", "fraud"}};
-      core::log::warn("poison message, moving it to the dead-letter topic",
+      ctx.log.warn("poison message, moving it to the dead-letter topic",
                       {{"topic", m.topic},
                        {"partition", m.partition},
                        {"offset", m.offset},
@@ -102,7 +102,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     (o.state == order_state::success ? success : rejected).inc();
     p.key = std::to_string(o.id);
     p.value = core::json::encode_order(o);
-    core::log::debug("decided", {{"order_id", o.id}, {"state", to_string(o.state)}});
+    ctx.log.debug("decided", {{"order_id", o.id}, {"state", to_string(o.state)}});
     return p;
   }
 
@@ -133,7 +133,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
         } else {
           ++failed;
           if (failed == 1)
-            core::log::warn("produce failed, will retry",
+            ctx.log.warn("produce failed, will retry",
                             {{"error", results[i].error->message},
                              {"kind", core::kafka::to_string(results[i].error->kind)},
                              {"pending", static_cast<std::int64_t>(results.size())}});
@@ -163,7 +163,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     for (auto& c : plan) offsets.push_back({std::move(c.tp.topic), c.tp.partition, c.next_offset});
     if (auto err = co_await consumer->commit(offsets)) {
       // Not fatal: the messages are re-delivered and re-decided identically.
-      core::log::warn("offset commit failed", {{"error", err->message}});
+      ctx.log.warn("offset commit failed", {{"error", err->message}});
     }
   }
 
@@ -175,13 +175,13 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
         revoked.insert(ev.partitions.begin(), ev.partitions.end());
         core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
       }
-      core::log::info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
+      ctx.log.info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
                                               : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
                                                                                                         : "lost"},
                                     {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
     });
     consumer->subscribe({kafka.orders_topic});
-    core::log::info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});
+    ctx.log.info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});
     while (!stopping) {
       revoked.clear();
       auto batch = co_await consumer->next_batch(500, 250ms);
@@ -209,7 +209,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     co_await consumer->close(5s);
     co_await producer->flush(5s);
     done = true;
-    core::log::info("fraud stopped", {});
+    ctx.log.info("fraud stopped", {});
     if (failure) std::rethrow_exception(failure);
   }
 };

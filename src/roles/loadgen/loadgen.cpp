@@ -219,7 +219,7 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     last_answer = last_send = start;
-    core::log::info("loadgen started", {{"model", sum.model},
+    ctx.log.info("loadgen started", {{"model", sum.model},
                                         {"planned", static_cast<std::int64_t>(sum.planned)},
                                         {"rate", cfg.rate},
                                         {"api_url", cfg.api_url}});
@@ -267,7 +267,7 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
       ledger->flush();
     } catch (const std::exception& e) {
       ledger_failed = true;
-      core::log::error("ledger write failed; no more ledger lines", {{"error", e.what()}});
+      ctx.log.error("ledger write failed; no more ledger lines", {{"error", e.what()}});
     }
   }
 
@@ -285,9 +285,9 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
     if (!cfg.summary_json.empty()) {
       std::ofstream out(cfg.summary_json, std::ios::trunc);
       out << json << "\n";
-      if (!out) core::log::error("cannot write the summary", {{"path", cfg.summary_json}});
+      if (!out) ctx.log.error("cannot write the summary", {{"path", cfg.summary_json}});
     }
-    core::log::info("loadgen finished", {{"acknowledged", static_cast<std::int64_t>(sum.acknowledged)},
+    ctx.log.info("loadgen finished", {{"acknowledged", static_cast<std::int64_t>(sum.acknowledged)},
                                          {"errors", static_cast<std::int64_t>(sum.error_count())}});
     client.close();
     if (ctx.request_exit) ctx.request_exit(sum.acknowledged > 0 && !ledger_failed ? 0 : 1);
@@ -323,7 +323,7 @@ void loadgen::run() {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      core::log::error("loadgen failed", {{"error", ex.what()}});
+      self->ctx.log.error("loadgen failed", {{"error", ex.what()}});
     }
     self->finish();
   });

@@ -119,17 +119,17 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<bool> round() {
     auto c = co_await pool.acquire();
     if (!c) {
-      core::log::warn("reverser cannot reach PostgreSQL", {{"error", c.error().message()}});
+      ctx.log.warn("reverser cannot reach PostgreSQL", {{"error", c.error().message()}});
       co_return false;
     }
     while (!stopping) {
       auto r = co_await c->query(reverse_batch, pg::params(static_cast<std::int64_t>(cfg.pending_timeout.count()), cfg.batch));
       if (!r) {
-        core::log::warn("reverse batch failed", {{"error", r.message()}});
+        ctx.log.warn("reverse batch failed", {{"error", r.message()}});
         co_return false;
       }
       for (int i = 0; i < r.rows(); ++i)
-        core::log::info("order reversed", {{"order_id", r.get_int(i, "id")}});
+        ctx.log.info("order reversed", {{"order_id", r.get_int(i, "id")}});
       reversals.inc(static_cast<double>(r.rows()));
       if (r.rows() < cfg.batch) break;
     }
@@ -138,7 +138,7 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
-    core::log::info("reverser started", {{"interval_ms", static_cast<std::int64_t>(cfg.interval.count())},
+    ctx.log.info("reverser started", {{"interval_ms", static_cast<std::int64_t>(cfg.interval.count())},
                                          {"timeout_ms", static_cast<std::int64_t>(cfg.pending_timeout.count())}});
     while (!stopping) {
       if (!co_await round()) rounds_failed.inc();

@@ -85,22 +85,22 @@ struct updater::impl : std::enable_shared_from_this<impl> {
       const int status = r.ok() ? static_cast<int>(r.status) : 0;
       switch (outcome_of(status)) {
         case outcome::done:
-          core::log::debug("decision applied", {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", status}});
+          ctx.log.debug("decision applied", {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", status}});
           co_return outcome::done;
         case outcome::dead_letter:
           error = "api answered " + std::to_string(status) + ": " + r.body;
           co_return outcome::dead_letter;
         case outcome::retry:
           if (status == 0)
-            core::log::warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
+            ctx.log.warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
           else
-            core::log::warn("api refused the update, will retry",
+            ctx.log.warn("api refused the update, will retry",
                             {{"order_id", o.id}, {"status", status}, {"body", r.body}});
           break;
         case outcome::fatal:
           // Every message would get the same answer (a token the api does not accept, an api
           // speaking another contract): end the process non-zero, the batch stays uncommitted.
-          core::log::error("api refused the updater; fix the configuration (--api-token, --api-url)",
+          ctx.log.error("api refused the updater; fix the configuration (--api-token, --api-url)",
                            {{"order_id", o.id}, {"status", status}, {"body", r.body}, {"api", cfg.api_url}});
           throw core::fatal_task_error("api at " + cfg.api_url + " answered " + std::to_string(status) +
                                        " to PUT /orders/" + std::to_string(o.id) + ": " + r.body);
@@ -113,7 +113,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<bool> dead_letter(const core::kafka::message& m, const std::string& error) {
-    core::log::warn("moving message to the dead-letter topic",
+    ctx.log.warn("moving message to the dead-letter topic",
                     {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", error}});
     auto delay = 100ms;
     while (!stopping) {
@@ -158,12 +158,12 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
       if (ev.what != core::kafka::rebalance_event::kind::assigned)
         core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
-      core::log::info("rebalance",
+      ctx.log.info("rebalance",
                       {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
                        {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
     });
     consumer->subscribe({kafka.states_topic});
-    core::log::info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
+    ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
     while (!stopping) {
       auto batch = co_await consumer->next_batch(500, 250ms);
       update_lag();
@@ -202,7 +202,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         if (next >= 0) offsets.push_back({tp.topic, tp.partition, next});
       if (!offsets.empty()) {
         if (auto err = co_await consumer->commit(offsets))
-          core::log::warn("offset commit failed", {{"error", err->message}});
+          ctx.log.warn("offset commit failed", {{"error", err->message}});
       }
     }
   }
@@ -221,7 +221,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     co_await producer->flush(5s);
     client.close();
     done = true;
-    core::log::info("updater stopped", {});
+    ctx.log.info("updater stopped", {});
     if (failure) std::rethrow_exception(failure);
   }
 };
