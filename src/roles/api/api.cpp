@@ -360,7 +360,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
           transitions_conflict.inc();
           co_await c->query(sql::count_conflict, pg::params(*id));
           ctx.log.info("refused state change of a terminal order",
-                          {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
+                       {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
           co_return http::response::json(
               409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
                                              "; terminal states never change",
@@ -445,7 +445,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
     published.inc(ok);
     if (first_error) {
       ctx.log.warn("publishing outbox events failed; they stay in the outbox",
-                      {{"failed", static_cast<std::int64_t>(results.size()) - ok}, {"error", *first_error}});
+                   {{"failed", static_cast<std::int64_t>(results.size()) - ok}, {"error", *first_error}});
       co_return -1;
     }
     co_return ok;
@@ -503,7 +503,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
           break;
         }
         ctx.log.error("cannot migrate the database; retrying",
-                         {{"pg", pgc.host + ":" + std::to_string(pgc.port)}, {"error", r.status.message()}});
+                      {{"pg", pgc.host + ":" + std::to_string(pgc.port)}, {"error", r.status.message()}});
         stats_timer.expires_after(delay);
         boost::system::error_code ec;
         co_await stats_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -90,11 +90,11 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
                    {"pokeflow-error", *err},
                    {"pokeflow-role", "fraud"}};
       ctx.log.warn("poison message, moving it to the dead-letter topic",
-                      {{"topic", m.topic},
-                       {"partition", m.partition},
-                       {"offset", m.offset},
-                       {"error", *err},
-                       {"dlq", kafka.dlq_topic}});
+                   {{"topic", m.topic},
+                    {"partition", m.partition},
+                    {"offset", m.offset},
+                    {"error", *err},
+                    {"dlq", kafka.dlq_topic}});
       return p;
     }
     auto o = std::get<order>(std::move(decoded));
@@ -134,9 +134,9 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
           ++failed;
           if (failed == 1)
             ctx.log.warn("produce failed, will retry",
-                            {{"error", results[i].error->message},
-                             {"kind", core::kafka::to_string(results[i].error->kind)},
-                             {"pending", static_cast<std::int64_t>(results.size())}});
+                         {{"error", results[i].error->message},
+                          {"kind", core::kafka::to_string(results[i].error->kind)},
+                          {"pending", static_cast<std::int64_t>(results.size())}});
         }
       }
       if (failed == 0 || stopping) co_return;
@@ -181,9 +181,9 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
           core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
         }
         ctx.log.info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
-                                                : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
-                                                                                                          : "lost"},
-                                      {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
+                                             : ev.what == core::kafka::rebalance_event::kind::revoked ? "revoked"
+                                                                                                       : "lost"},
+                                   {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
       });
       consumer->subscribe({kafka.orders_topic});
       ctx.log.info("fraud started", {{"topic", kafka.orders_topic}, {"group", cfg.group}});

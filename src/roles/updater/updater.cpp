@@ -89,7 +89,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
       if (r.ok()) {
         if (r.status == 200 || r.status == 409) {
           ctx.log.debug("decision applied",
-                           {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", static_cast<int>(r.status)}});
+                        {{"order_id", o.id}, {"state", to_string(o.state)}, {"status", static_cast<int>(r.status)}});
           co_return outcome::done;
         }
         if (r.status == 404 || r.status == 422) {
@@ -98,7 +98,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         }
         // 401/403 (token mismatch), 5xx, 503 (database down): not the message's fault, retry.
         ctx.log.warn("api refused the update, will retry",
-                        {{"order_id", o.id}, {"status", static_cast<int>(r.status)}, {"body", r.body}});
+                     {{"order_id", o.id}, {"status", static_cast<int>(r.status)}, {"body", r.body}});
       } else {
         ctx.log.warn("api unreachable, will retry", {{"order_id", o.id}, {"error", r.ec.message()}});
       }
@@ -111,7 +111,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<bool> dead_letter(const core::kafka::message& m, const std::string& error) {
     ctx.log.warn("moving message to the dead-letter topic",
-                    {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", error}});
+                 {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", error}});
     auto delay = 100ms;
     while (!stopping) {
       std::vector<core::kafka::header> headers;
@@ -156,8 +156,8 @@ struct updater::impl : std::enable_shared_from_this<impl> {
         if (ev.what != core::kafka::rebalance_event::kind::assigned)
           core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
         ctx.log.info("rebalance",
-                        {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
-                         {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
+                     {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
+                      {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
       });
       consumer->subscribe({kafka.states_topic});
       ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
