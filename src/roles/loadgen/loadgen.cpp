@@ -220,9 +220,9 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
             .count();
     last_answer = last_send = start;
     ctx.log.info("loadgen started", {{"model", sum.model},
-                                        {"planned", static_cast<std::int64_t>(sum.planned)},
-                                        {"rate", cfg.rate},
-                                        {"api_url", cfg.api_url}});
+                                     {"planned", static_cast<std::int64_t>(sum.planned)},
+                                     {"rate", cfg.rate},
+                                     {"api_url", cfg.api_url}});
     asio::co_spawn(ctx.io, progress(), asio::detached);
     if (!stopping) {
       if (cfg.rate > 0)
@@ -288,7 +288,7 @@ struct loadgen::impl : std::enable_shared_from_this<impl> {
       if (!out) ctx.log.error("cannot write the summary", {{"path", cfg.summary_json}});
     }
     ctx.log.info("loadgen finished", {{"acknowledged", static_cast<std::int64_t>(sum.acknowledged)},
-                                         {"errors", static_cast<std::int64_t>(sum.error_count())}});
+                                      {"errors", static_cast<std::int64_t>(sum.error_count())}});
     client.close();
     if (ctx.request_exit) ctx.request_exit(sum.acknowledged > 0 && !ledger_failed ? 0 : 1);
   }

@@ -139,7 +139,7 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
     ctx.log.info("reverser started", {{"interval_ms", static_cast<std::int64_t>(cfg.interval.count())},
-                                         {"timeout_ms", static_cast<std::int64_t>(cfg.pending_timeout.count())}});
+                                      {"timeout_ms", static_cast<std::int64_t>(cfg.pending_timeout.count())}});
     while (!stopping) {
       if (!co_await round()) rounds_failed.inc();
       if (stopping) break;
