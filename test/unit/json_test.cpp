@@ -53,7 +53,7 @@ TEST_CASE("hostile order bodies are rejected with FastAPI-shaped errors", "[json
   CHECK(has(errors_of(R"({"user_id": true, "pokemon": "Mew", "country": "Peru", "price": 1})"), "user_id",
             "type_error.integer"));
   CHECK(has(errors_of(R"({"user_id": 18446744073709551615, "pokemon": "Mew", "country": "Peru", "price": 1})"),
-            "user_id", "type_error.integer"));
+            "user_id", "value_error.number.not_le"));
   CHECK(has(errors_of(R"({"user_id": -1, "pokemon": "Mew", "country": "Peru", "price": 1})"), "user_id",
             "value_error.number.not_ge"));
   CHECK(has(errors_of(R"({"user_id": 1, "pokemon": "", "country": "  ", "price": 1})"), "pokemon",
