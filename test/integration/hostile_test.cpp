@@ -116,7 +116,7 @@ long rss_kib(pid_t pid) {
 // Every stored order, folded: count and a digest of ids, states and prices.
 std::string stored_orders() {
   return psql(
-      "SELECT count(*) || ':' || coalesce(md5(string_agg(id || state || price::text || pokemon, ',' ORDER BY id)), '') "
+      "SELECT count(*) || ':' || coalesce(md5(string_agg(id::text || state::text || price::text || pokemon, ',' ORDER BY id)), '') "
       "FROM poke_orders");
 }
 
