@@ -60,7 +60,8 @@ TEST_CASE("reader: a 70 000-byte trailer and a 1 MB chunk extension are refused,
     r.commit(n);
     fed += n;
     CHECK(r.parse() == request_reader::status::need_more);
-    CHECK(r.held_bytes() <= 8192 + 16384 + 1024);
+    // The read buffer, the header, and the body (a growing std::string may reserve up to twice it).
+    CHECK(r.held_bytes() <= 8192 + 2 * 16384 + 1024);
   }
 }
 
