@@ -52,6 +52,8 @@ struct api_config {
   std::string token = "pokeflow-dev-token";  // bearer token for PUT /orders/{id} and DELETE /orders
   std::size_t max_body_bytes = 16 * 1024;
   std::size_t max_connections = 1024;
+  // Connections one client address (an IPv4 address, an IPv6 /64) may hold at once.
+  std::size_t max_connections_per_client = 256;
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds request_timeout{10000};
   // Bound on handling one request once it has been read (database work included): past it

@@ -16,6 +16,12 @@ inline constexpr std::size_t name_max_length = 64;  // characters (code points)
 inline constexpr double price_min = 0;
 inline constexpr double price_max = 1'000'000;
 
+// Every JSON document we read (HTTP bodies, Kafka messages) is strict: UTF-8 only (no
+// overlong forms, no surrogates, not even as \u escapes), no duplicate keys, numbers that fit
+// a double, and nesting at most this deep (an order is 1 level; checked before parsing, so no
+// input can exhaust the stack).
+inline constexpr std::size_t json_max_depth = 32;
+
 // GET /orders, GET /list_orders.
 inline constexpr std::int64_t list_skip_min = 0;
 // OFFSET walks and drops every skipped row: without a bound one request (repeatable by

@@ -191,6 +191,10 @@ parsed parse(int argc, const char* const* argv) {
   reg(app.add_option("--api-max-connections", c.api.max_connections, "Concurrent connection limit")
           ->check(CLI::Range(1, 100000)),
       "api");
+  reg(app.add_option("--api-max-connections-per-client", c.api.max_connections_per_client,
+                     "Concurrent connections one client address (IPv4, IPv6 /64) may hold; 503 above")
+          ->check(CLI::Range(1, 100000)),
+      "api");
   duration("--api-idle-timeout", c.api.idle_timeout, "Close idle keep-alive connections after", "api");
   duration("--api-request-timeout", c.api.request_timeout, "Time a client has to send a whole request", "api");
   duration("--api-deadline", c.api.deadline, "Bound on handling one request, database included (503 + Retry-After past it)",

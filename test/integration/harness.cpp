@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -22,7 +23,12 @@ extern char** environ;
 
 namespace pokeflow::test {
 
-std::string pokeflow_binary() { return POKEFLOW_BINARY; }
+// POKEFLOW_TEST_BINARY runs the suite against another build (e.g. to see a test fail on the
+// code before a fix).
+std::string pokeflow_binary() {
+  const char* other = std::getenv("POKEFLOW_TEST_BINARY");
+  return other && *other ? other : POKEFLOW_BINARY;
+}
 std::string source_dir() { return POKEFLOW_SOURCE_DIR; }
 
 shell_result sh(const std::string& cmd) {

@@ -19,11 +19,12 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "core/http/request_reader.hpp"
 #include "core/log.hpp"
 
 namespace pokeflow::core::http {
@@ -43,15 +44,27 @@ constexpr std::chrono::milliseconds linger_time{500};
 constexpr std::size_t linger_bytes = 1 << 20;
 
 struct connection {
-  explicit connection(tcp::socket s) : stream(std::move(s)) {}
+  connection(tcp::socket s, std::string client) : stream(std::move(s)), client(std::move(client)) {}
   beast::tcp_stream stream;
-  bool idle = true;  // waiting for the first byte of a request: stop() may close it
+  std::string client;  // the per-client cap's key (see client_key)
+  bool idle = true;    // waiting for the first byte of a request: stop() may close it
 };
 
-std::string method_label(const bhttp::request<bhttp::string_body>& msg) {
+std::string method_label(std::string_view method) {
   // Unknown verbs would let clients mint label values; fold them into one.
-  if (msg.method() == bhttp::verb::unknown) return "other";
-  return std::string(msg.method_string());
+  if (method.empty() || bhttp::string_to_verb(method) == bhttp::verb::unknown) return "other";
+  return std::string(method);
+}
+
+// One client for max_connections_per_client: an IPv4 address, or an IPv6 /64 (one host
+// usually owns a whole /64, so counting single v6 addresses would cap nothing).
+std::string client_key(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+  if (a.is_v4()) return a.to_string();
+  auto bytes = a.to_v6().to_bytes();
+  for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return net::ip::address_v6(bytes).to_string() + "/64";
 }
 
 bhttp::response<bhttp::string_body> to_beast(response r, unsigned version, bool keep_alive) {
@@ -66,6 +79,8 @@ bhttp::response<bhttp::string_body> to_beast(response r, unsigned version, bool 
   res.prepare_payload();
   return res;
 }
+
+net::mutable_buffer to_buffer(std::span<char> s) { return {s.data(), s.size()}; }
 
 // Reads and drops input until EOF, linger_bytes or linger_time, then closes.
 net::awaitable<void> linger_close(beast::tcp_stream& s) {
@@ -82,9 +97,6 @@ net::awaitable<void> linger_close(beast::tcp_stream& s) {
   s.close();
 }
 
-bool is_http_error(const error_code& ec) {
-  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
-}
 
 }  // namespace
 
@@ -92,6 +104,7 @@ server_limits server_limits::from(const api_config& c) {
   server_limits l;
   l.max_body_bytes = c.max_body_bytes;
   l.max_connections = c.max_connections;
+  l.max_connections_per_client = c.max_connections_per_client;
   l.idle_timeout = c.idle_timeout;
   l.request_timeout = c.request_timeout;
   l.handler_deadline = c.deadline;
@@ -122,6 +135,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   tcp::acceptor acceptor;
   net::steady_timer drain_timer;
   std::set<connection*> conns;
+  std::map<std::string, std::size_t> per_client;  // open connections by client_key
   std::size_t rejecting = 0;
   bool listening = false;
   bool accepting = false;
@@ -169,7 +183,15 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         co_await backoff.async_wait(use_tuple);
         continue;
       }
-      if (conns.size() >= limits.max_connections) {
+      std::string client;
+      {
+        error_code eec;
+        auto ep = sock.remote_endpoint(eec);
+        if (!eec) client = client_key(ep);
+      }
+      auto held = per_client.find(client);
+      bool client_full = held != per_client.end() && held->second >= limits.max_connections_per_client;
+      if (conns.size() >= limits.max_connections || client_full) {
         rejected.inc();
         if (rejecting < limits.max_connections) {
           ++rejecting;
@@ -179,8 +201,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       }
       error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      auto c = std::make_shared<connection>(std::move(sock));
+      auto c = std::make_shared<connection>(std::move(sock), client);
       conns.insert(c.get());
+      ++per_client[client];
       open_gauge.add(1);
       net::co_spawn(io, session(self, c), net::detached);
     }
@@ -199,6 +222,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       if (!ec) co_await linger_close(stream);
     } catch (const std::exception& e) {
       log::error("http reject failed", {{"listener", name}, {"error", e.what()}});
+    } catch (...) {
+      log::error("http reject failed", {{"listener", name}});
     }
     --rejecting;
     maybe_drained();
@@ -209,44 +234,30 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       co_await serve(*c);
     } catch (const std::exception& e) {
       log::error("http connection failed", {{"listener", name}, {"error", e.what()}});
+    } catch (...) {
+      log::error("http connection failed", {{"listener", name}, {"error", "unknown exception"}});
     }
     error_code ec;
     c->stream.socket().close(ec);
     conns.erase(c.get());
+    if (auto it = per_client.find(c->client); it != per_client.end() && --it->second == 0) per_client.erase(it);
     open_gauge.add(-1);
     maybe_drained();
   }
 
-  // Answers a request that could not be read completely, then closes.
-  net::awaitable<void> fail_read(connection& c, const error_code& ec, bhttp::request_parser<bhttp::string_body>& parser,
-                                 std::chrono::steady_clock::time_point start) {
-    unsigned status = 0;
-    std::string detail;
-    if (ec == bhttp::error::body_limit) {
-      status = 413;
-      detail = "Request body exceeds " + std::to_string(limits.max_body_bytes) + " bytes";
-    } else if (ec == bhttp::error::header_limit) {
-      status = 431;
-      detail = "Request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes";
-    } else if (is_http_error(ec) && ec != bhttp::error::partial_message && ec != bhttp::error::end_of_stream) {
-      status = 400;
-      detail = "Malformed HTTP request: " + ec.message();
-    }
-    // Timeouts and peers that vanish mid-request get no answer: nobody would read it.
-    if (status == 0) co_return;
+  // Answers a request the reader refused (always closing: its framing cannot be trusted).
+  net::awaitable<void> fail_read(connection& c, const read_error& err, std::chrono::steady_clock::time_point start) {
     std::string route = "unmatched";
-    std::string method = "other";
-    if (status == 413) {
-      const auto& msg = parser.get();
-      method = method_label(msg);
-      std::string_view target = msg.target();
-      auto m = routes.match(msg.method_string(), target.substr(0, target.find('?')));
+    std::string method = method_label(err.method);
+    if (err.status == 413 && !err.target.empty()) {
+      std::string_view target = err.target;
+      auto m = routes.match(err.method, target.substr(0, target.find('?')));
       if (m.outcome != router::match_result::kind::not_found) route = m.pattern;
     }
-    auto res = to_beast(response::error(status, detail), 11, false);
+    auto res = to_beast(response::error(err.status, err.detail), 11, false);
     c.stream.expires_after(limits.request_timeout);
     auto [wec, n] = co_await bhttp::async_write(c.stream, res, use_tuple);
-    record(route, method, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    record(route, method, err.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!wec) co_await linger_close(c.stream);
   }
 
@@ -304,7 +315,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 
   net::awaitable<void> serve(connection& c) {
-    beast::flat_buffer buf;
+    request_reader reader({limits.max_header_bytes, limits.max_header_fields, limits.max_body_bytes});
     std::string remote_address;
     std::uint16_t remote_port = 0;
     {
@@ -317,84 +328,67 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
     bool first = true;
     for (;;) {
-      if (buf.size() == 0) {
+      if (!reader.buffered()) {
         if (stopping) co_return;
         // Waiting for a request's first byte has its own (idle) deadline; a fresh connection
         // that sends nothing is held to request_timeout instead.
         c.idle = true;
         c.stream.expires_after(first ? limits.request_timeout : limits.idle_timeout);
-        auto [ec, n] = co_await c.stream.async_read_some(buf.prepare(4096), use_tuple);
+        auto [ec, n] = co_await c.stream.async_read_some(to_buffer(reader.prepare()), use_tuple);
         c.idle = false;
         if (ec) co_return;  // peer closed, idle timeout, or stop()
-        buf.commit(n);
+        reader.commit(n);
       }
       first = false;
 
+      // One deadline from a request's first byte to its last: a client trickling the header
+      // or the body (slowloris) is cut off after request_timeout, whatever it sends.
       c.stream.expires_after(limits.request_timeout);
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
-      parser.body_limit(limits.max_body_bytes);
       auto start = std::chrono::steady_clock::now();
-      {
-        auto [ec, n] = co_await bhttp::async_read_header(c.stream, buf, parser, use_tuple);
-        if (ec) {
-          co_await fail_read(c, ec, parser, start);
-          co_return;
-        }
-      }
-      start = std::chrono::steady_clock::now();
-      if (!parser.is_done()) {
-        auto expect = parser.get()[bhttp::field::expect];
-        if (beast::iequals(expect, "100-continue")) {
+      bool continued = false;
+      auto st = reader.parse();
+      while (st == request_reader::status::need_more) {
+        if (!continued && reader.awaiting_body_after_continue()) {
+          continued = true;
           static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
           auto [ec, n] = co_await net::async_write(c.stream, net::buffer(cont.data(), cont.size()), use_tuple);
           if (ec) co_return;
         }
-        auto [ec, n] = co_await bhttp::async_read(c.stream, buf, parser, use_tuple);
-        if (ec) {
-          co_await fail_read(c, ec, parser, start);
-          co_return;
-        }
+        auto [ec, n] = co_await c.stream.async_read_some(to_buffer(reader.prepare()), use_tuple);
+        // Timeouts and peers that vanish mid-request get no answer: nobody would read it.
+        if (ec) co_return;
+        reader.commit(n);
+        st = reader.parse();
+      }
+      if (st == request_reader::status::failed) {
+        co_await fail_read(c, reader.error(), start);
+        co_return;
       }
 
-      auto msg = parser.release();
-      const unsigned version = msg.version();
-      const bool wants_keep_alive = msg.keep_alive();
-      std::string method = method_label(msg);
+      auto parsed = reader.take();
+      start = std::chrono::steady_clock::now();
+      request& req = parsed.req;
+      std::string method = method_label(req.method);
+      // HEAD is GET without the body (RFC 9110 9.3.2): same status and headers, so a
+      // keep-alive client reading no body stays in step with the stream.
+      const bool head = req.method == "HEAD";
+      if (head) req.method = "GET";
+      req.remote_address = remote_address;
+      req.remote_port = remote_port;
       std::string route = "unmatched";
-      response res;
-      std::string_view target = msg.target();
-      if (target.empty() || target.front() != '/') {
-        res = response::error(400, "Request target must be an absolute path");
-      } else {
-        request req;
-        req.method = std::string(msg.method_string());
-        req.target = std::string(target);
-        auto q = target.find('?');
-        req.path = std::string(target.substr(0, q));
-        std::optional<std::map<std::string, std::string>> query;
-        if (q != std::string_view::npos) query = parse_query(target.substr(q + 1));
-        else query.emplace();
-        if (!query) {
-          res = response::error(400, "Malformed query string");
-        } else {
-          req.query = std::move(*query);
-          for (const auto& f : msg) {
-            auto [it, inserted] = req.headers.emplace(std::string(f.name_string()), std::string(f.value()));
-            if (!inserted) it->second.append(", ").append(f.value());
-          }
-          req.body = std::move(msg.body());
-          req.remote_address = remote_address;
-          req.remote_port = remote_port;
-          bool matched = true;
-          res = co_await dispatch(req, matched);
-          if (matched) route = req.route;
-        }
-      }
+      bool matched = true;
+      response res = co_await dispatch(req, matched);
+      if (matched) route = req.route;
       // Stopping (possibly while the handler ran): answer, but take no further request.
-      auto out = to_beast(std::move(res), version, wants_keep_alive && !stopping);
+      auto out = to_beast(std::move(res), parsed.version, parsed.keep_alive && !stopping);
       c.stream.expires_after(limits.request_timeout);
-      auto [wec, n] = co_await bhttp::async_write(c.stream, out, use_tuple);
+      error_code wec;
+      if (head) {
+        bhttp::response_serializer<bhttp::string_body> sr(out);
+        std::tie(wec, std::ignore) = co_await bhttp::async_write_header(c.stream, sr, use_tuple);
+      } else {
+        std::tie(wec, std::ignore) = co_await bhttp::async_write(c.stream, out, use_tuple);
+      }
       record(route, method, out.result_int(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (wec) co_return;
       if (!out.keep_alive()) {
@@ -408,6 +402,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 server::server(net::io_context& io, metrics::registry& metrics, std::string name, server_limits limits) {
   if (limits.max_connections == 0) throw std::invalid_argument("http server " + name + ": max_connections must be > 0");
   if (limits.max_header_bytes < 256) throw std::invalid_argument("http server " + name + ": max_header_bytes must be >= 256");
+  if (limits.max_header_fields == 0 || limits.max_connections_per_client == 0)
+    throw std::invalid_argument("http server " + name + ": max_header_fields and max_connections_per_client must be > 0");
   if (limits.idle_timeout.count() <= 0 || limits.request_timeout.count() <= 0 || limits.drain_timeout.count() < 0)
     throw std::invalid_argument("http server " + name + ": timeouts must be positive");
   impl_ = std::make_shared<impl>(io, metrics, std::move(name), limits);

@@ -3,13 +3,17 @@
 // Beast stays in server.cpp (pimpl).
 //
 // Error policy (all with a JSON body {"detail": ...}):
-//   unknown path 404; known path, other method 405 + Allow; malformed HTTP 400 and close;
-//   header block over max_header_bytes 431 and close; body over max_body_bytes 413 and close;
-//   handler throws 500 (the connection lives on); handler still running after
-//   handler_deadline 503 + Retry-After (the handler is cancelled); over max_connections: the connection is
-//   accepted, answered 503 with Retry-After and closed, so clients fail fast instead of
-//   hanging in the kernel backlog. Slow requests (request_timeout) and idle keep-alive
-//   connections (idle_timeout) are closed without a response.
+//   unknown path 404; known path, other method 405 + Allow; malformed HTTP or ambiguous
+//   framing 400 and close; a transfer coding other than chunked 501 and close; header block
+//   over max_header_bytes or max_header_fields 431 and close; body over max_body_bytes 413
+//   and close (request_reader.hpp has the details); handler throws 500 (the connection lives
+//   on); handler still running after handler_deadline 503 + Retry-After (the handler is
+//   cancelled); over max_connections, or over max_connections_per_client from one client
+//   address: the connection is accepted, answered 503 with Retry-After and closed, so clients
+//   fail fast instead of hanging in the kernel backlog. Slow requests (request_timeout) and
+//   idle keep-alive connections (idle_timeout) are closed without a response. HEAD is
+//   answered as GET with the body left out. No exception from reading, parsing or a handler
+//   leaves a connection's coroutine.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +31,10 @@ namespace pokeflow::core::http {
 struct server_limits {
   std::size_t max_body_bytes = 16 * 1024;
   std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_header_fields = 64;
   std::size_t max_connections = 1024;
+  // Connections one client address (an IPv4 address, an IPv6 /64) may hold at once.
+  std::size_t max_connections_per_client = 256;
   // Between requests on a keep-alive connection.
   std::chrono::milliseconds idle_timeout{30000};
   // From a request's first byte (or from accept, for a connection's first request) until

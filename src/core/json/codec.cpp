@@ -7,10 +7,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
 
 namespace pokeflow::core::json {
@@ -19,8 +21,9 @@ namespace {
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // NaN/Infinity literals and trailing data stay rejected. Numbers arrive as text and are
-// converted by number_converter, not by RapidJSON: see there.
-constexpr unsigned parse_flags = rapidjson::kParseNumbersAsStringsFlag;
+// converted by number_converter, not by RapidJSON: see there. kParseIterativeFlag: no
+// recursion, whatever the input (depth is also checked first).
+constexpr unsigned parse_flags = rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
 
 // Converts each number RapidJSON hands over as text and forwards every event to the document.
 // RapidJSON 1.1.0's own conversion is unsafe: with kParseFullPrecisionFlag a zero significand
@@ -71,7 +74,135 @@ class number_converter {
   rapidjson::Document& d_;
 };
 
-bool parse_document(rapidjson::Document& doc, std::string_view body, std::string& error) {
+// Where a problem sits, for messages: the JSON path of keys from the document's root.
+using json_path = std::vector<std::string>;
+
+// A problem found while reading a document, before any field is looked at.
+struct doc_error {
+  json_path path;  // empty: the document as a whole
+  std::string msg;
+  std::string type;
+};
+
+// True for well-formed UTF-8 in the strict sense of RFC 3629: no overlong forms, no
+// surrogates (U+D800..U+DFFF, which is what an escaped lone "\udc00" decodes to), nothing past
+// U+10FFFF, no sequence cut short.
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (std::size_t i = 2; i <= n; ++i)
+      if ((p[i] & 0xC0) != 0x80) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+// Deepest nesting of [ and { outside strings; stops counting past limit.
+std::size_t nesting_depth(std::string_view s, std::size_t limit) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : s) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// The key whose value starts near offset in a (flat) object: what a parse error names.
+// Printable ASCII keys only, so a message never echoes bytes we could not vouch for.
+std::optional<std::string> key_before(std::string_view body, std::size_t offset) {
+  if (offset > body.size()) return std::nullopt;
+  auto colon = body.rfind(':', offset == 0 ? 0 : offset - 1);
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  auto close = body.find_last_not_of(" \t\r\n", colon - 1);
+  if (close == std::string_view::npos || body[close] != '"' || close == 0) return std::nullopt;
+  auto open = body.rfind('"', close - 1);
+  if (open == std::string_view::npos) return std::nullopt;
+  auto key = body.substr(open + 1, close - open - 1);
+  if (key.empty() || key.size() > 64) return std::nullopt;
+  for (char c : key)
+    if (c < 0x20 || c > 0x7E || c == '\\') return std::nullopt;
+  return std::string(key);
+}
+
+// Walks a parsed document: every key and string must be valid UTF-8, no object may repeat a
+// key. (We reject duplicates rather than pick one: parsers disagree on which one wins, and a
+// check that reads the first while a store reads the last is how validation gets bypassed.)
+std::optional<doc_error> check_strings(const rapidjson::Value& v, json_path& path) {
+  if (v.IsString()) {
+    if (!valid_utf8({v.GetString(), v.GetStringLength()}))
+      return doc_error{path, "string is not valid UTF-8", "value_error.str.unicode"};
+    return std::nullopt;
+  }
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray())
+      if (auto err = check_strings(e, path)) return err;
+    return std::nullopt;
+  }
+  if (!v.IsObject()) return std::nullopt;
+  std::vector<std::string_view> keys;
+  keys.reserve(v.MemberCount());
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    std::string_view k(it->name.GetString(), it->name.GetStringLength());
+    if (!valid_utf8(k)) return doc_error{path, "a key is not valid UTF-8", "value_error.key.unicode"};
+    keys.push_back(k);
+  }
+  std::sort(keys.begin(), keys.end());
+  if (auto d = std::adjacent_find(keys.begin(), keys.end()); d != keys.end()) {
+    auto p = path;
+    p.emplace_back(*d);
+    return doc_error{p, "duplicate key", "value_error.duplicate_key"};
+  }
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    path.emplace_back(it->name.GetString(), it->name.GetStringLength());
+    auto err = check_strings(it->value, path);
+    path.pop_back();
+    if (err) return err;
+  }
+  return std::nullopt;
+}
+
+// Parses body strictly (see limits::json_max_depth). Recursion in check_strings is bounded by
+// that depth.
+std::optional<doc_error> parse_document(rapidjson::Document& doc, std::string_view body) {
+  if (nesting_depth(body, limits::json_max_depth) > limits::json_max_depth)
+    return doc_error{{}, "JSON nested deeper than " + std::to_string(limits::json_max_depth) + " levels",
+                     "value_error.jsondecode.depth"};
   rapidjson::MemoryStream ms(body.data(), body.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   rapidjson::Reader reader;
@@ -81,11 +212,44 @@ bool parse_document(rapidjson::Document& doc, std::string_view body, std::string
   };
   doc.Populate(generate);
   if (reader.HasParseError()) {
-    error = std::string(rapidjson::GetParseError_En(reader.GetParseErrorCode())) + " at offset " +
-            std::to_string(reader.GetErrorOffset());
-    return false;
+    auto code = reader.GetParseErrorCode();
+    auto offset = reader.GetErrorOffset();
+    std::string msg = std::string(rapidjson::GetParseError_En(code)) + " at offset " + std::to_string(offset);
+    json_path path;
+    switch (code) {
+      case rapidjson::kParseErrorValueInvalid:
+      case rapidjson::kParseErrorNumberTooBig:
+      case rapidjson::kParseErrorNumberMissFraction:
+      case rapidjson::kParseErrorNumberMissExponent:
+      case rapidjson::kParseErrorStringUnicodeEscapeInvalidHex:
+      case rapidjson::kParseErrorStringUnicodeSurrogateInvalid:
+      case rapidjson::kParseErrorStringEscapeInvalid:
+      case rapidjson::kParseErrorStringMissQuotationMark:
+      case rapidjson::kParseErrorStringInvalidEncoding:
+        if (auto k = key_before(body, offset)) path.push_back(*k);
+        break;
+      default:
+        break;
+    }
+    if (code == rapidjson::kParseErrorNumberTooBig)
+      return doc_error{path, "number out of range (larger than a double): " + msg, "value_error.number.out_of_range"};
+    return doc_error{path, msg, "value_error.jsondecode"};
   }
-  return true;
+  json_path path;
+  return check_strings(doc, path);
+}
+
+validation_errors to_validation_errors(const doc_error& e) {
+  std::vector<std::string> loc{"body"};
+  for (const auto& p : e.path) loc.push_back(p);
+  return {{loc, e.msg, e.type}};
+}
+
+std::string describe(const doc_error& e) {
+  if (e.path.empty()) return e.msg;
+  std::string where;
+  for (const auto& p : e.path) where += (where.empty() ? "" : ".") + p;
+  return "field '" + where + "': " + e.msg;
 }
 
 void check_name(const rapidjson::Value& obj, const char* key, std::string& out, validation_errors& errs) {
@@ -104,8 +268,9 @@ void check_name(const rapidjson::Value& obj, const char* key, std::string& out, 
     errs.push_back({{"body", key}, "ensure this value is not empty", "value_error.any_str.min_length"});
     return;
   }
-  // Characters (code points), as the message says and FastAPI counted: UTF-8 continuation
-  // bytes (10xxxxxx) do not start one.
+  // Characters (Unicode code points), as the message and /openapi.json's maxLength say and
+  // FastAPI counted, not bytes: the string is valid UTF-8 (parse_document checked), so every
+  // byte that is not a continuation byte (10xxxxxx) starts one character.
   std::size_t chars = 0;
   for (unsigned char ch : s) chars += (ch & 0xC0) != 0x80;
   if (chars > max_name_length) {
@@ -124,6 +289,7 @@ void check_name(const rapidjson::Value& obj, const char* key, std::string& out, 
 // An integer as JSON Schema (and /openapi.json) means it: 5 and 5.0 both, nothing with a
 // fraction, nothing outside int64. Booleans and strings are not numbers.
 std::optional<std::int64_t> integral(const rapidjson::Value& v) {
+  // -0 and -0.0 are 0 (both branches below give 0).
   if (v.IsInt64()) return v.GetInt64();
   if (!v.IsDouble()) return std::nullopt;
   double d = v.GetDouble();
@@ -132,6 +298,17 @@ std::optional<std::int64_t> integral(const rapidjson::Value& v) {
   if (!std::isfinite(d) || d != std::trunc(d) || d <= -9223372036854775808.0 || d >= 9223372036854775808.0)
     return std::nullopt;
   return static_cast<std::int64_t>(d);
+}
+
+// +1 for a whole number at or above 2^63, -1 at or below -2^63 - 1, 0 otherwise.
+int beyond_int64(const rapidjson::Value& v) {
+  if (!v.IsNumber() || v.IsInt64()) return 0;
+  if (v.IsUint64()) return 1;
+  double d = v.GetDouble();
+  if (!std::isfinite(d) || d != std::trunc(d)) return 0;
+  if (d >= 9223372036854775808.0) return 1;
+  if (d < -9223372036854775808.0) return -1;
+  return 0;
 }
 
 void write_order(writer& w, const order& o) {
@@ -157,8 +334,7 @@ void write_order(writer& w, const order& o) {
 
 std::variant<new_order, validation_errors> parse_new_order(std::string_view body) {
   rapidjson::Document doc;
-  std::string perr;
-  if (!parse_document(doc, body, perr)) return validation_errors{{{"body"}, perr, "value_error.jsondecode"}};
+  if (auto e = parse_document(doc, body)) return to_validation_errors(*e);
   if (!doc.IsObject()) return validation_errors{{{"body"}, "value is not a valid dict", "type_error.dict"}};
   validation_errors errs;
   new_order out;
@@ -169,6 +345,9 @@ std::variant<new_order, validation_errors> parse_new_order(std::string_view body
   }
   if (auto it = doc.FindMember("user_id"); it == doc.MemberEnd()) {
     errs.push_back({{"body", "user_id"}, "field required", "value_error.missing"});
+  } else if (beyond_int64(it->value) > 0) {  // 2^63 and up: a clear bound, not "not an integer"
+    errs.push_back({{"body", "user_id"}, "ensure this value is less than or equal to 9223372036854775807",
+                    "value_error.number.not_le"});
   } else if (auto uid = integral(it->value); !uid) {  // fractions, booleans, strings, past int64
     errs.push_back({{"body", "user_id"}, "value is not a valid integer", "type_error.integer"});
   } else if (*uid < 0) {
@@ -194,7 +373,7 @@ std::variant<new_order, validation_errors> parse_new_order(std::string_view body
       errs.push_back({{"body", "price"}, "ensure this value is less than or equal to 1000000",
                       "value_error.number.not_le"});
     } else {
-      out.price = p;
+      out.price = p == 0 ? 0.0 : p;  // -0 is stored and shown as 0
     }
   }
   if (!errs.empty()) return errs;
@@ -203,8 +382,7 @@ std::variant<new_order, validation_errors> parse_new_order(std::string_view body
 
 std::variant<order_state, validation_errors> parse_state_update(std::string_view body) {
   rapidjson::Document doc;
-  std::string perr;
-  if (!parse_document(doc, body, perr)) return validation_errors{{{"body"}, perr, "value_error.jsondecode"}};
+  if (auto e = parse_document(doc, body)) return to_validation_errors(*e);
   if (!doc.IsObject()) return validation_errors{{{"body"}, "value is not a valid dict", "type_error.dict"}};
   validation_errors errs;
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
@@ -303,8 +481,7 @@ std::string encode_conflict(std::string_view message, order_state current) {
 
 std::variant<order, std::string> decode_order_message(std::string_view payload, bool require_state) {
   rapidjson::Document doc;
-  std::string perr;
-  if (!parse_document(doc, payload, perr)) return "invalid JSON: " + perr;
+  if (auto e = parse_document(doc, payload)) return "invalid JSON: " + describe(*e);
   if (!doc.IsObject()) return std::string("not a JSON object");
   order o;
   auto get_int = [&](const char* k, std::int64_t& out) -> std::optional<std::string> {
@@ -322,6 +499,7 @@ std::variant<order, std::string> decode_order_message(std::string_view payload, 
     }
     if (!it->value.IsString()) return std::string("field '") + k + "' is not a string";
     out.assign(it->value.GetString(), it->value.GetStringLength());
+    if (out.find('\0') != std::string::npos) return std::string("field '") + k + "' contains a NUL character";
     return std::nullopt;
   };
   if (auto e = get_int("id", o.id)) return *e;
@@ -329,19 +507,27 @@ std::variant<order, std::string> decode_order_message(std::string_view payload, 
   if (auto e = get_int("user_id", o.user_id)) return *e;
   if (auto e = get_str("pokemon", o.pokemon, true)) return *e;
   if (auto e = get_str("country", o.country, true)) return *e;
+  // The api never accepts longer names, so a longer one was not written by us.
+  for (const auto* name : {&o.pokemon, &o.country}) {
+    std::size_t chars = 0;
+    for (unsigned char ch : *name) chars += (ch & 0xC0) != 0x80;
+    if (chars > max_name_length)
+      return std::string("field '") + (name == &o.pokemon ? "pokemon" : "country") + "' is longer than " +
+             std::to_string(max_name_length) + " characters";
+  }
   if (auto it = doc.FindMember("price"); it == doc.MemberEnd()) {
     return std::string("missing field 'price'");
   } else if (!it->value.IsNumber() || !std::isfinite(it->value.GetDouble())) {
     return std::string("field 'price' is not a number");
   } else {
-    o.price = it->value.GetDouble();
+    o.price = it->value.GetDouble() == 0 ? 0.0 : it->value.GetDouble();
   }
   if (auto e = get_str("timestamp", o.timestamp, false)) return *e;
   std::string state_text;
   if (auto e = get_str("state", state_text, require_state)) return *e;
   if (!state_text.empty()) {
     auto st = parse_order_state(state_text);
-    if (!st) return "unknown state '" + state_text + "'";
+    if (!st) return state_text.size() <= 32 ? "unknown state '" + state_text + "'" : std::string("unknown state");
     o.state = *st;
   }
   if (require_state && o.state == order_state::pending) return std::string("state must be terminal, got 'pending'");

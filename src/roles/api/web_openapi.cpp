@@ -119,8 +119,8 @@ jv string_array(const auto& items) {
   return jv::array(std::move(a));
 }
 
-// Strings the validator accepts: 1..name_max_length characters, not only blanks (space, tab,
-// CR, LF), no NUL.
+// Strings the validator accepts: 1..name_max_length characters (code points, as JSON Schema's
+// maxLength counts them, not bytes), not only blanks (space, tab, CR, LF), no NUL.
 jv name_schema() {
   return obj({{"type", "string"},
               {"minLength", limits::name_min_length},
@@ -188,7 +188,15 @@ std::string openapi_document(const openapi_options& opts) {
                        {"content", json_content(ref("Error"))}});
   const jv r413 = error_response(too_large);
   const jv r415 = error_response("Content-Type is not application/json");
-  const jv r422 = response("Validation error (FastAPI's shape)", json_content(ref("HTTPValidationError")));
+  // What parse_document (src/core/json/codec.cpp) enforces; the unit tests probe each.
+  const jv r422 = response(
+      "Validation error (FastAPI's shape). Bodies are strict JSON: a duplicate key is rejected (loc names it; "
+      "no key wins), as is invalid UTF-8 (overlong or cut-short sequences, surrogates, including an escaped lone "
+      "\\udc00), nesting deeper than " +
+          std::to_string(limits::json_max_depth) +
+          " levels, a number too large for a double (1e400), and NaN or Infinity; user_id above 2^63-1 is out of "
+          "range; -0 is 0. maxLength counts characters (Unicode code points), not bytes.",
+      json_content(ref("HTTPValidationError")));
   const jv r503 = obj({{"description", "PostgreSQL unreachable or overloaded, or the api is still starting; retry"},
                        {"headers", obj({{"Retry-After", obj({{"schema", obj({{"type", "string"}})}})}})},
                        {"content", json_content(ref("Error"))}});
