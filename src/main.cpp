@@ -54,7 +54,8 @@ int run_roles(const app_config& cfg) {
                          [admin](std::string name, core::readiness_check check) {
                            if (admin) admin->add_readiness(std::move(name), std::move(check));
                          },
-                         [&rt](int code) { rt.request_stop(code); }, rt.tasks()};
+                         [&rt](int code) { rt.request_stop(code); }, rt.tasks(),
+                         core::log::logger()};  // each role gets a copy with its own name below
   // Stopped only after every role drained: /healthz and /metrics answer while roles drain.
   if (admin) rt.add_last(admin);
   std::string names;
