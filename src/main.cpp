@@ -49,7 +49,8 @@ int run_roles(const app_config& cfg) {
                          [admin](std::string name, core::readiness_check check) {
                            if (admin) admin->add_readiness(std::move(name), std::move(check));
                          },
-                         [&rt](int code) { rt.request_stop(code); }};
+                         [&rt](int code) { rt.request_stop(code); },
+                         core::log::logger()};  // each role gets a copy with its own name below
   // The admin listener goes first so it is stopped last: /healthz answers while roles drain.
   if (admin) rt.add(admin);
   std::string names;
