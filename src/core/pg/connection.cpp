@@ -63,6 +63,12 @@ struct connection::impl {
     broken = false;
   }
 
+  // A failed connect: close what libpq started, then hand the failure back.
+  result closed(result r) noexcept {
+    close();
+    return r;
+  }
+
   // libpq may close or replace its socket inside PQconnectPoll, PQconsumeInput, PQflush,
   // ... Called right after such calls, before anything else can reuse the fd number, so
   // the reactor never keeps a registration for a descriptor libpq closed. `force`
@@ -198,48 +204,34 @@ struct connection::impl {
     conn = PQconnectStartParams(keys, values, 1);
     if (!conn) co_return result::failure(error_kind::resources, "libpq: out of memory");
     if (PQstatus(conn) == CONNECTION_BAD) {
-      auto r = result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn)));
-      close();
-      co_return r;
+      co_return closed(result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn))));
     }
     PQsetNoticeReceiver(conn, on_notice, this);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK) {
       if (st == PGRES_POLLING_FAILED) {
-        auto r = result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn)));
-        close();
-        co_return r;
+        co_return closed(result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn))));
       }
       sync_socket(true);
       if (broken) {
-        auto r = io_failure();
-        close();
-        co_return r;
+        co_return closed(io_failure());
       }
       ready w = co_await wait_io_until(st == PGRES_POLLING_READING, st == PGRES_POLLING_WRITING, deadline);
       if (w == ready::timeout) {
-        auto r = result::failure(error_kind::timeout, "connecting to " + where() + " timed out after " +
-                                                          std::to_string(timeout.count()) + "ms");
-        close();
-        co_return r;
+        co_return closed(result::failure(error_kind::timeout, "connecting to " + where() + " timed out after " +
+                                                          std::to_string(timeout.count()) + "ms"));
       }
       if (w == ready::error) {
-        auto r = result::failure(error_kind::connection, "connecting to " + where() + ": " + last_io_error);
-        close();
-        co_return r;
+        co_return closed(result::failure(error_kind::connection, "connecting to " + where() + ": " + last_io_error));
       }
       st = PQconnectPoll(conn);
     }
     if (PQsetnonblocking(conn, 1) != 0) {
-      auto r = result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn)));
-      close();
-      co_return r;
+      co_return closed(result::failure(error_kind::connection, detail::one_line(PQerrorMessage(conn))));
     }
     sync_socket(true);
     if (broken) {
-      auto r = io_failure();
-      close();
-      co_return r;
+      co_return closed(io_failure());
     }
     co_return result{};
   }
