@@ -167,7 +167,7 @@ TEST_CASE("subcommands", "[cli]") {
   CHECK(v.verify.deadline == std::chrono::minutes(2));
 }
 
-TEST_CASE("--redrive-after: default 60s, settable by flag, environment and file, 0 turns it off", "[cli]") {
+TEST_CASE("cli: --redrive-after default 60s, settable by flag, environment and file, 0 turns it off", "[cli]") {
   CHECK(argv_builder{"--role=reverser"}.parse().config.reverser.redrive_after == std::chrono::seconds(60));
   CHECK(argv_builder{"--role=reverser", "--redrive-after=90s"}.parse().config.reverser.redrive_after ==
         std::chrono::seconds(90));
