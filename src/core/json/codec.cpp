@@ -457,16 +457,6 @@ std::string encode_validation_errors(const validation_errors& errors) {
   return {sb.GetString(), sb.GetSize()};
 }
 
-std::string encode_detail(std::string_view message) {
-  rapidjson::StringBuffer sb;
-  writer w(sb);
-  w.StartObject();
-  w.Key("detail");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  return {sb.GetString(), sb.GetSize()};
-}
-
 std::string encode_conflict(std::string_view message, order_state current) {
   rapidjson::StringBuffer sb;
   writer w(sb);

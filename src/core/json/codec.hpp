@@ -38,8 +38,6 @@ std::variant<order_state, validation_errors> parse_state_update(std::string_view
 std::string encode_order(const order& o);
 std::string encode_orders(const std::vector<order>& orders);
 std::string encode_validation_errors(const validation_errors& errors);
-// {"detail": "..."} for non-validation errors (404, 409, 401, 413, ...).
-std::string encode_detail(std::string_view message);
 // {"detail": "...", "state": "..."} for a 409 on a terminal order.
 std::string encode_conflict(std::string_view message, order_state current);
 

@@ -1,4 +1,5 @@
 // pg_config::conninfo() lives here because only src/core/pg knows libpq's syntax.
+#include <cstdlib>
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -49,10 +50,16 @@ std::string pg_config::conninfo() const {
   // Server-side bounds: a statement the client stopped waiting for (see query_timeout) is
   // cancelled there too, and a transaction left idle (a client that died or was cut off in
   // the middle of one, e.g. the outbox relay's) gives back its locks.
-  if (query_timeout.count() > 0)
-    add(out, "options",
-        "-c statement_timeout=" + std::to_string(query_timeout.count()) +
-            " -c idle_in_transaction_session_timeout=" + std::to_string(std::max<long long>(30000, 4 * query_timeout.count())));
+  // An "options" keyword replaces libpq's PGOPTIONS, so what PGOPTIONS says (a search_path,
+  // as the benchmark and operators use it) goes first and ours are added after it.
+  if (query_timeout.count() > 0) {
+    const char* env = std::getenv("PGOPTIONS");
+    std::string opts = env && *env ? std::string(env) + " " : std::string();
+    opts += "-c statement_timeout=" + std::to_string(query_timeout.count()) +
+            " -c idle_in_transaction_session_timeout=" +
+            std::to_string(std::max<long long>(30000, 4 * query_timeout.count()));
+    add(out, "options", opts);
+  }
   return out;
 }
 

@@ -19,6 +19,11 @@
 
 namespace pokeflow::roles::api {
 
+namespace {
+// The api role's own lines carry "role":"api" like the rest of the role's.
+const core::log::logger api_log{"api"};
+}  // namespace
+
 namespace asio = boost::asio;
 namespace pg = core::pg;
 
@@ -85,11 +90,11 @@ asio::awaitable<void> create_batcher::flush() {
       co_await write(batch);
     } catch (const std::exception& e) {
       task_failures_.inc();
-      core::log::error("writing a batch of orders failed", {{"orders", static_cast<std::int64_t>(batch.size())},
+      api_log.error("writing a batch of orders failed", {{"orders", static_cast<std::int64_t>(batch.size())},
                                                             {"error", e.what()}});
     } catch (...) {
       task_failures_.inc();
-      core::log::error("writing a batch of orders failed", {{"orders", static_cast<std::int64_t>(batch.size())}});
+      api_log.error("writing a batch of orders failed", {{"orders", static_cast<std::int64_t>(batch.size())}});
     }
     // Every waiter completes, whatever happened above.
     for (auto& p : batch) {
@@ -104,7 +109,7 @@ asio::awaitable<void> create_batcher::write(std::vector<std::shared_ptr<pending>
   auto r = co_await insert(batch);
   if (r.ok() || !retry_one_by_one(r.kind(), batch.size())) co_return;
   split_batches_.inc();
-  core::log::warn("a batch of orders was refused; writing them one by one",
+  api_log.warn("a batch of orders was refused; writing them one by one",
                   {{"orders", static_cast<std::int64_t>(batch.size())}, {"sqlstate", r.sqlstate()},
                    {"error", r.message()}});
   for (auto& p : batch) co_await insert(std::span<const std::shared_ptr<pending>>(&p, 1));
@@ -154,7 +159,7 @@ asio::awaitable<pg::result> create_batcher::insert(std::span<const std::shared_p
   for (int i = 0; i < r.rows(); ++i) ordinals.push_back(r.get_int(i, "ord"));
   auto m = map_batch_rows(ordinals, batch.size());
   if (!m.problems.empty())
-    core::log::error("a group-commit batch returned rows that do not match its orders",
+    api_log.error("a group-commit batch returned rows that do not match its orders",
                      {{"orders", static_cast<std::int64_t>(batch.size())}, {"rows", r.rows()},
                       {"first_problem", m.problems.front()}});
   std::int64_t created = 0;

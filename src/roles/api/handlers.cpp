@@ -13,6 +13,11 @@
 
 namespace pokeflow::roles::api {
 
+namespace {
+// The api role's own lines carry "role":"api" like the rest of the role's.
+const core::log::logger api_log{"api"};
+}  // namespace
+
 namespace asio = boost::asio;
 namespace http = core::http;
 namespace pg = core::pg;
@@ -55,7 +60,7 @@ std::optional<std::int64_t> path_id(const http::request& req) {
 
 web::failure db_failure(const pg::result& r) {
   if (r.retryable()) return {503, "database unavailable: " + r.message(), "1"};
-  core::log::error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
+  api_log.error("database error", {{"error", r.message()}, {"sqlstate", r.sqlstate()}});
   return {500, "database error", std::nullopt};
 }
 
@@ -64,7 +69,7 @@ web::failure create_failure(const pg::result& r) {
   // (23xxx) are about this order's values; the batcher already isolated it from others.
   const auto& s = r.sqlstate();
   if (!r.retryable() && (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0)) {
-    core::log::info("the database refused an order", {{"sqlstate", s}, {"error", r.message()}});
+    api_log.info("the database refused an order", {{"sqlstate", s}, {"error", r.message()}});
     return {422, "the database refused this order: " + r.message(), std::nullopt};
   }
   return db_failure(r);
@@ -99,7 +104,7 @@ asio::awaitable<web::outcome<order>> order_handlers::submit(json::new_order in) 
   if (auto f = d_.not_ready()) co_return *f;
   auto r = co_await d_.batcher.submit(std::move(in));
   if (!r.created) co_return create_failure(r.error);
-  core::log::debug("order created", {{"order_id", r.created->id}});
+  api_log.debug("order created", {{"order_id", r.created->id}});
   co_return std::move(*r.created);
 }
 
@@ -187,7 +192,7 @@ asio::awaitable<http::response> order_handlers::update(http::request& req) {
     bool applied = r.get(0, "applied") == "t";
     if (applied) {
       transitions_applied_.inc();
-      core::log::debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
+      api_log.debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
       co_return http::response::json(200, json::encode_order(o));
     }
     switch (check_transition(o.state, target)) {
@@ -201,7 +206,7 @@ asio::awaitable<http::response> order_handlers::update(http::request& req) {
       case transition_outcome::conflict: {
         transitions_conflict_.inc();
         co_await c->query(sql::count_conflict, pg::params(*id));
-        core::log::info("refused state change of a terminal order",
+        api_log.info("refused state change of a terminal order",
                         {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
         co_return http::response::json(
             409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
@@ -222,7 +227,7 @@ asio::awaitable<http::response> order_handlers::remove_all(http::request& req) {
   if (!c) co_return web::to_response(db_failure(c.error()));
   auto r = co_await c->query(sql::delete_all);
   if (!r) co_return web::to_response(db_failure(r));
-  core::log::warn("all orders deleted", {{"count", r.get_int(0, "n")}});
+  api_log.warn("all orders deleted", {{"count", r.get_int(0, "n")}});
   co_return http::response::json(200, "{\"deleted\":" + std::string(r.get(0, "n")) + "}");
 }
 

@@ -16,6 +16,11 @@
 
 namespace pokeflow::roles::api {
 
+namespace {
+// The api role's own lines carry "role":"api" like the rest of the role's.
+const core::log::logger api_log{"api"};
+}  // namespace
+
 namespace asio = boost::asio;
 namespace pg = core::pg;
 using namespace std::chrono_literals;
@@ -48,7 +53,7 @@ asio::awaitable<int> outbox_relay::round() {
   auto rows = co_await c->query(sql::claim_outbox, pg::params(opts_.batch));
   if (!rows) {
     co_await c->query("ROLLBACK");
-    core::log::warn("outbox claim failed", {{"error", rows.message()}});
+    api_log.warn("outbox claim failed", {{"error", rows.message()}});
     co_return -1;
   }
   if (rows.rows() == 0) {
@@ -92,19 +97,19 @@ asio::awaitable<int> outbox_relay::round() {
     if (!del) {
       // Published but not deleted: they go out again later (an at-least-once duplicate).
       co_await c->query("ROLLBACK");
-      core::log::warn("outbox delete failed", {{"error", del.message()}});
+      api_log.warn("outbox delete failed", {{"error", del.message()}});
       co_return -1;
     }
   }
   auto commit = co_await c->query("COMMIT");
   if (!commit) {
-    core::log::warn("outbox commit failed", {{"error", commit.message()}});
+    api_log.warn("outbox commit failed", {{"error", commit.message()}});
     co_return -1;
   }
   const auto ok = static_cast<int>(settled.delete_ids.size());
   published_.inc(ok);
   if (settled.failed > 0) {
-    core::log::warn("publishing outbox events failed; they stay in the outbox",
+    api_log.warn("publishing outbox events failed; they stay in the outbox",
                     {{"failed", static_cast<std::int64_t>(settled.failed)},
                      {"error", first_error.value_or("no delivery report")}});
     co_return -1;

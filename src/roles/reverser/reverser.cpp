@@ -84,18 +84,18 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<bool> redrive_round() {
     auto c = co_await pool.acquire();
     if (!c) {
-      core::log::warn("re-driver cannot reach PostgreSQL", {{"error", c.error().message()}});
+      ctx.log.warn("re-driver cannot reach PostgreSQL", {{"error", c.error().message()}});
       co_return false;
     }
     auto r = co_await c->query(redrive_batch,
                                pg::params(static_cast<std::int64_t>(cfg.redrive_after.count()),
                                           static_cast<std::int64_t>(cfg.pending_timeout.count()), cfg.batch, orders_topic));
     if (!r) {
-      core::log::warn("re-drive batch failed", {{"error", r.message()}});
+      ctx.log.warn("re-drive batch failed", {{"error", r.message()}});
       co_return false;
     }
     for (int i = 0; i < r.rows(); ++i)
-      core::log::info("order re-driven: pending with no decision, event re-published",
+      ctx.log.info("order re-driven: pending with no decision, event re-published",
                       {{"order_id", r.get_int(i, "id")}, {"topic", orders_topic}});
     redriven.inc(static_cast<double>(r.rows()));
     co_return true;
@@ -103,7 +103,7 @@ struct reverser::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<void> redrive_loop() {
     auto self = shared_from_this();
-    core::log::info("re-driver started", {{"redrive_after_ms", static_cast<std::int64_t>(cfg.redrive_after.count())},
+    ctx.log.info("re-driver started", {{"redrive_after_ms", static_cast<std::int64_t>(cfg.redrive_after.count())},
                                           {"period_ms", static_cast<std::int64_t>(redrive_period().count())}});
     while (!stopping) {
       if (!co_await redrive_round()) redrive_failed.inc();
@@ -168,7 +168,7 @@ void reverser::run() {
     impl_->redrive_task = impl_->ctx.tasks.spawn("redriver", [p = impl_] { return p->redrive_loop(); });
   } else {
     impl_->redrive_done = true;
-    core::log::info("re-driver off (--redrive-after is 0 or not below --reverser-timeout)",
+    ctx.log.info("re-driver off (--redrive-after is 0 or not below --reverser-timeout)",
                     {{"redrive_after_ms", static_cast<std::int64_t>(impl_->cfg.redrive_after.count())}});
   }
 }
