@@ -564,6 +564,12 @@ def test_reap_loadgen_stops_only_this_workdirs_loadgen(tmp_path):
     other = subprocess.Popen(["python3", "-c", "import time; time.sleep(60)", "--role=loadgen",
                               "--ledger=/elsewhere/ledger.csv"])
     try:
+        # Until exec completes, /proc/<pid>/cmdline is pytest's own: wait for the stand-ins'.
+        for proc in (p, other):
+            deadline = time.time() + 10
+            while b"--role=loadgen" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                assert time.time() < deadline, "a stand-in never started"
+                time.sleep(0.01)
         (wd / "loadgen.pid").write_text(f"{other.pid}\n")
         assert control.reap_loadgen(wd) is None and other.poll() is None  # not ours: untouched
         (wd / "loadgen.pid").write_text(f"{p.pid}\n")
