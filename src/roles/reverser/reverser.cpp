@@ -168,7 +168,7 @@ void reverser::run() {
     impl_->redrive_task = impl_->ctx.tasks.spawn("redriver", [p = impl_] { return p->redrive_loop(); });
   } else {
     impl_->redrive_done = true;
-    ctx.log.info("re-driver off (--redrive-after is 0 or not below --reverser-timeout)",
+    impl_->ctx.log.info("re-driver off (--redrive-after is 0 or not below --reverser-timeout)",
                     {{"redrive_after_ms", static_cast<std::int64_t>(impl_->cfg.redrive_after.count())}});
   }
 }
