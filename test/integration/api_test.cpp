@@ -98,7 +98,7 @@ TEST_CASE("api: every error path answers with a JSON error and writes nothing", 
   CHECK(psql_int("SELECT count(*) FROM poke_orders") == before);
 }
 
-TEST_CASE("api: PUT is authenticated and guarded; DELETE needs the token", "[api]") {
+TEST_CASE("api: PUT is authenticated and guarded, and DELETE needs the token", "[api]") {
   pipeline p(api_only());
   REQUIRE(p.wait_ready("api", 60s));
   auto id = std::to_string(p.create_order(1, "Mew", 5));

@@ -138,7 +138,7 @@ const std::string post = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: appl
 
 }  // namespace
 
-TEST_CASE("hostile: HTTP framing, size and smuggling attacks are refused; every role lives on", "[hostile]") {
+TEST_CASE("hostile: HTTP framing, size and smuggling attacks are refused, and every role lives on", "[hostile]") {
   // One process with api, fraud and updater: the confirmed kill took all of them down at once.
   pipeline p(nothing_started());
   const std::string roles = "api,fraud,updater";
@@ -346,7 +346,7 @@ TEST_CASE("hostile: strict JSON bodies get 422 naming the field, and never fail 
   require_alive(p, "api");
 }
 
-TEST_CASE("hostile: poison Kafka messages of every shape on both topics reach the DLQ; roles keep flowing",
+TEST_CASE("hostile: poison Kafka messages of every shape on both topics reach the DLQ, and roles keep flowing",
           "[hostile]") {
   pipeline_options o;
   o.reverser = false;
@@ -429,7 +429,7 @@ TEST_CASE("hostile: poison Kafka messages of every shape on both topics reach th
   sh("rm -rf " + dir);
 }
 
-TEST_CASE("hostile: 2000 idle connections and a greedy client; /healthz and other clients keep answering",
+TEST_CASE("hostile: 2000 idle connections and a greedy client, and /healthz and other clients keep answering",
           "[hostile]") {
   pipeline p(nothing_started());
   p.start("api", {"--api-max-connections=1024", "--api-max-connections-per-client=100", "--api-request-timeout=30s"});

@@ -65,7 +65,7 @@ TEST_CASE("web: form and query errors come back as HTML and write nothing", "[ap
   CHECK(psql_int("SELECT count(*) FROM poke_orders") == before);
 }
 
-TEST_CASE("web: embedded files with ETag, 304 and gzip; the document; the dashboard's feed", "[api][web]") {
+TEST_CASE("web: embedded files with ETag, 304 and gzip, and the document, and the dashboard's feed", "[api][web]") {
   pipeline_options o;
   o.fraud = o.updater = o.reverser = false;
   pipeline p(o);

@@ -64,7 +64,7 @@ TEST_CASE("ledger rows round-trip through the CSV format") {
   REQUIRE_FALSE(parse_ledger_line("1,5,\"a,b,1.0,1,2,3"));
 }
 
-TEST_CASE("ledger writer writes a header and whole lines; reader tolerates a truncated tail") {
+TEST_CASE("ledger writer writes a header and whole lines, and reader tolerates a truncated tail") {
   auto path = std::string("/tmp/pokeflow-ledger-test-") + std::to_string(::getpid()) + ".csv";
   {
     ledger_writer w(path);

@@ -42,7 +42,7 @@ TEST_CASE("log lines are one JSON object with escaped fields", "[log]") {
   CHECK(line.find("\"who\":\"a\\\\b\"") != std::string::npos);
 }
 
-TEST_CASE("a role's logger names the role in every line; process lines have none", "[log]") {
+TEST_CASE("a role's logger names the role in every line, and process lines have none", "[log]") {
   auto line = core::log::format(log_level::info, "decided", {{"order_id", 7}}, "fraud");
   CHECK(line.find("\"msg\":\"decided\",\"role\":\"fraud\",\"order_id\":7}") != std::string::npos);
   CHECK(core::log::format(log_level::info, "starting", {}).find("\"role\"") == std::string::npos);
