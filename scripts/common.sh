@@ -78,3 +78,41 @@ pf_step() {
     exit 1
   fi
 }
+
+# pf_venv NAME REQUIREMENTS CHECK: the Python venv $POKEFLOW_CACHE/NAME-<hash> with
+# REQUIREMENTS installed, built once per (requirements, Python) pair; prints its path. CHECK is a
+# function called with the venv's path once pip is done; it must fail if the venv is unusable.
+# Fast (no pip call) when the venv is already complete.
+pf_venv() {
+  local name=$1 req=$2 check=$3 python=${POKEFLOW_PYTHON:-python3} pyver key venv stamp
+  [[ -f $req ]] || pf_die "missing $req"
+  pf_need "$python" flock sha256sum
+  # The Python version is part of the key: a venv is bound to the interpreter that made it.
+  pyver=$("$python" -c 'import sys; print(sys.version.split()[0]); print(sys.executable)') ||
+    pf_die "$python does not run"
+  key=$( { cat "$req"; printf '%s\n' "$pyver"; } | sha256sum | cut -c1-12)
+  venv="$POKEFLOW_CACHE/$name-$key"
+  stamp="$venv/.pokeflow-complete"
+  if ! pf_stamp_ok "$stamp" "$key"; then
+    mkdir -p "$POKEFLOW_CACHE"
+    (
+      exec 9>"$venv.lock"
+      flock 9
+      # Another process may have finished it while we waited for the lock.
+      pf_stamp_ok "$stamp" "$key" && exit 0
+      # A venv cannot be moved (its scripts hold absolute paths), so it is built in place and
+      # only the stamp, written last, says it is complete; a half-built one is started over.
+      rm -rf "$venv"
+      "$python" -m venv "$venv" ||
+        pf_die "could not create a venv with $python (on Debian: apt-get install python3-venv)"
+      local shown=${req#"${repo:-}"/}
+      pf_log "installing $shown into $venv"
+      pf_step "pip install -r $shown" "$POKEFLOW_CACHE/logs/$name-pip.log" \
+        "$venv/bin/pip" install --disable-pip-version-check --no-input -r "$req"
+      "$check" "$venv"
+      pf_stamp_write "$stamp" "$key"
+      pf_log "ready: $venv"
+    ) || exit 1
+  fi
+  printf '%s\n' "$venv"
+}
