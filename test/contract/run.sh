@@ -16,7 +16,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$repo/scripts/common.sh"
-pf_need curl psql python3
 
 bin=${POKEFLOW_BIN:-$repo/build/pokeflow}
 examples=${CONTRACT_EXAMPLES:-50}
@@ -26,48 +25,9 @@ artifacts=${CONTRACT_ARTIFACTS:-$repo/build/test-artifacts/contract}
 venv=$("$repo/scripts/test-venv.sh")
 mkdir -p "$artifacts"
 
-pg_port=${POKEFLOW_STACK_PG_PORT:-55432}
-brokers=${POKEFLOW_KAFKA_BROKERS:-127.0.0.1:${POKEFLOW_STACK_KAFKA_PORT_BASE:-19092},127.0.0.1:$((${POKEFLOW_STACK_KAFKA_PORT_BASE:-19092} + 1)),127.0.0.1:$((${POKEFLOW_STACK_KAFKA_PORT_BASE:-19092} + 2))}
-schema=pf_contract
-topic_args=(--orders-topic=pf-contract-orders --states-topic=pf-contract-state --dlq-topic=pf-contract-dlq)
-token=contract-token
-psql_run() {
-  PGPASSWORD=poke_password PGCONNECT_TIMEOUT=5 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" \
-    -U poke_user -d poke_orders -tAc "$1" </dev/null
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-psql_run "select 1" >/dev/null || pf_die "PostgreSQL is not answering on 127.0.0.1:$pg_port: start the stack (make up)"
-psql_run "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
-"$bin" topics init --profile=safe --kafka-brokers="$brokers" "${topic_args[@]}" >"$artifacts/topics.log" 2>&1 ||
-  pf_die "topics init failed: read $artifacts/topics.log"
-
-api_port=$(free_port)
-admin_port=$(free_port)
-api_pid=
-cleanup() {
-  local rc=$?
-  if [[ -n $api_pid ]]; then
-    kill -TERM "$api_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$api_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$api_pid" 2>/dev/null || true
-  fi
-  "$bin" topics delete --kafka-brokers="$brokers" "${topic_args[@]}" >/dev/null 2>&1 || true
-  psql_run "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-  exit $rc
-}
-trap cleanup EXIT
-# libpq reads PGOPTIONS: every connection of this api uses the private schema.
-PGOPTIONS="-c search_path=$schema" "$bin" --role=api --api-port="$api_port" --admin-port="$admin_port" \
-  --api-token="$token" --kafka-brokers="$brokers" "${topic_args[@]}" >"$artifacts/api.log" 2>&1 &
-api_pid=$!
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$admin_port/readyz" 2>/dev/null && break
-  kill -0 "$api_pid" 2>/dev/null || pf_die "the api exited at start: read $artifacts/api.log"
-  sleep 0.1
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$admin_port/readyz" || pf_die "the api is not ready after 30 s: read $artifacts/api.log"
-base=http://127.0.0.1:$api_port
+# shellcheck source=test/lib/private-run.sh
+source "$repo/test/lib/private-run.sh"
+pf_private_start contract api "$artifacts/api.log"
 
 curl -fsS "$base/openapi.json" -o "$artifacts/openapi.json" || pf_die "GET /openapi.json failed"
 "$venv/bin/python" - "$artifacts/openapi.json" <<'EOF' || pf_die "openapi-spec-validator rejected /openapi.json"
