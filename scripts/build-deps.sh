@@ -37,11 +37,17 @@ JOBS=${POKEFLOW_JOBS:-2}
 # generate the headers explicitly below so nothing depends on that rule.
 unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES GNUMAKEFLAGS
 
+# Our fixes to librdkafka, applied (patch -p1) on top of Debian's: each names the upstream issue
+# it works around. Their hash is part of the prefix, so a clone with other patches builds its own
+# copy beside this one instead of rebuilding this one.
+RDKAFKA_PATCHES=("$here"/patches/librdkafka-*.patch)
+[[ -f ${RDKAFKA_PATCHES[0]} ]] || RDKAFKA_PATCHES=()
+patch_key=$(cat /dev/null "${RDKAFKA_PATCHES[@]}" | sha256sum | cut -c1-8)
 DEPS_DIR=$POKEFLOW_CACHE/deps
-PREFIX=$DEPS_DIR/rdkafka-${RDKAFKA_VERSION%-*}-pq-${PG_VERSION%%-*}
+PREFIX=$DEPS_DIR/rdkafka-${RDKAFKA_VERSION%-*}-p$patch_key-pq-${PG_VERSION%%-*}
 STAMP=$PREFIX/.pokeflow-built
 # Changing any build input changes the recipe, which triggers a rebuild.
-RECIPE="recipe=2 $RDKAFKA_SRC=$RDKAFKA_VERSION ${RDKAFKA_CONFIGURE[*]} $PG_SRC=$PG_VERSION ${PG_CONFIGURE[*]}"
+RECIPE="recipe=2 $RDKAFKA_SRC=$RDKAFKA_VERSION patches=$patch_key ${RDKAFKA_CONFIGURE[*]} $PG_SRC=$PG_VERSION ${PG_CONFIGURE[*]}"
 
 rebuild=0
 case ${1:-} in
@@ -60,7 +66,7 @@ if [[ $rebuild -eq 0 ]] && pf_stamp_ok "$STAMP" "$RECIPE"; then
   exit 0
 fi
 
-pf_need apt-get dpkg-source gcc g++ make perl pkg-config flock awk
+pf_need apt-get dpkg-source patch gcc g++ make perl pkg-config flock awk
 multiarch=$(gcc -print-multiarch)
 for lib in ssl crypto zstd lz4 z; do
   [[ -f /usr/lib/$multiarch/lib$lib.a ]] ||
@@ -174,6 +180,9 @@ run apt-update apt-get "${apt_private[@]}" -q update
 dsc() { printf '%s/sources/%s_%s.dsc' "$DEPS_DIR" "$1" "${2#*:}"; }
 # apt verified the files against the signed Sources index; dpkg-source applies Debian's patches.
 run unpack-rdkafka dpkg-source --no-check -x "$(dsc "$RDKAFKA_SRC" "$RDKAFKA_VERSION")" "$work/rdkafka"
+for p in "${RDKAFKA_PATCHES[@]}"; do
+  run "patch-${p##*/}" patch -d "$work/rdkafka" -p1 --forward --batch -i "$p"
+done
 run unpack-pg dpkg-source --no-check -x "$(dsc "$PG_SRC" "$PG_VERSION")" "$work/pg"
 
 # --- librdkafka: only the static C library -------------------------------------------------
