@@ -83,8 +83,8 @@ class Proc:
 class Fleet:
     """The replicas this run started; never signals anything else."""
 
-    def __init__(self, binary: str, workdir: Path, env: dict):
-        self.binary, self.workdir, self.env = binary, workdir, env
+    def __init__(self, binary: str, workdir: Path, env: dict, api_url: str = f"http://127.0.0.1:{SERVICE_PORT}"):
+        self.binary, self.workdir, self.env, self.api_url = binary, workdir, env, api_url
         self.procs: List[Proc] = []
         self.next_index: Dict[str, int] = {}
         self.next_admin = ADMIN_PORT_BASE
@@ -103,7 +103,7 @@ class Fleet:
             api_port = API_PORT_BASE + i
             args.append(f"--api-port={api_port}")
         if role == "updater":
-            args.append(f"--api-url=http://127.0.0.1:{SERVICE_PORT}")
+            args.append(f"--api-url={self.api_url}")
         path = self.workdir / f"{role}-{i}.log"
         with path.open("ab") as out:
             p = subprocess.Popen(args, cwd=paths.REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
