@@ -43,6 +43,9 @@ from .verify import verify_ledger
 TOPICS = {"POKEFLOW_ORDERS_TOPIC": "scale-test-orders", "POKEFLOW_STATES_TOPIC": "scale-test-orders-state",
           "POKEFLOW_DLQ_TOPIC": "scale-test-orders-dlq"}
 GROUPS = {"fraud": "scale-test-order-consumer", "updater": "scale-test-order-updater"}
+# Orders live in a PostgreSQL schema of their own (PGOPTIONS search_path, as make bench does):
+# the shared tables other tests read are left alone. Recreated at each start, dropped at the end.
+SCHEMA = "scale_test"
 GROUP_TOPIC = {"fraud": TOPICS["POKEFLOW_ORDERS_TOPIC"], "updater": TOPICS["POKEFLOW_STATES_TOPIC"]}
 SERVICE_PORT = 29000        # the api's Service stand-in
 API_PORT_BASE = 29001       # api replica i listens on API_PORT_BASE + i
@@ -289,8 +292,11 @@ def ledger_gap(ledger: Path, t_from: float, t_to: float) -> Optional[float]:
     return round(max(b - a for a, b in zip(acked, acked[1:])), 2)
 
 
-def psql(sql: str) -> str:
+def psql(sql: str, search_path: bool = True) -> str:
+    """One statement through psql; in the private schema (PGOPTIONS) unless search_path=False."""
     env = dict(os.environ, PGPASSWORD=os.environ.get("POKEFLOW_PG_PASSWORD", "poke_password"))
+    if not search_path:
+        env["PGOPTIONS"] = ""
     p = subprocess.run(["psql", "-At", "-h", os.environ.get("POKEFLOW_PG_HOST", "127.0.0.1"),
                         "-p", os.environ.get("POKEFLOW_PG_PORT", "55432"),
                         "-U", os.environ.get("POKEFLOW_PG_USER", "poke_user"),
@@ -342,6 +348,7 @@ def run(args) -> int:
     phase_s = {"warmup": 20, "after_grow": 40, "after_kill": 60} if args.long else \
               {"warmup": 10, "after_grow": 20, "after_kill": 35}
     rounds = 2 if args.long else 1
+    os.environ["PGOPTIONS"] = f"-c search_path={SCHEMA}"  # every process below, verify and psql included
     env = dict(os.environ, **TOPICS, POKEFLOW_FRAUD_GROUP=GROUPS["fraud"], POKEFLOW_UPDATER_GROUP=GROUPS["updater"])
     # Producers notice the grown partitions within seconds rather than librdkafka's 5 minutes,
     # so keys really move during the run (consumers already refresh every 10 s).
@@ -359,6 +366,7 @@ def run(args) -> int:
             raise Prereq(f"the local stack is not up (scripts/stack.sh up): {e}")
         brokers = bootstrap()
         env["POKEFLOW_KAFKA_BROKERS"] = brokers
+        psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}", search_path=False)
         # A clean start: topics and groups of earlier runs gone, then 3 partitions.
         pokeflow(binary, env, "topics", "delete")
         from .kafka import delete_groups
@@ -474,6 +482,10 @@ def run(args) -> int:
             sampler.stop_event.set()
         result["service_connections"] = fleet.stop_service()
         result["stop_exit_codes"] = fleet.stop_all()
+        try:
+            psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", search_path=False)
+        except Prereq as e:
+            log(f"warning: could not drop schema {SCHEMA}: {e}")
     if ok and any(c != 0 for c in result["stop_exit_codes"].values()):
         ok = False
         log(f"a replica did not stop cleanly on SIGTERM: {result['stop_exit_codes']}")
