@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all setup build test unit integration up down status demo chaos bench clean format fuzz sanitize
+.PHONY: all setup build test unit integration up down status demo chaos bench bench-replicas clean format fuzz sanitize
 
 all: build
 
@@ -38,6 +38,11 @@ chaos: setup build
 
 bench: setup build
 	bench/run.sh
+
+# What a fraud/updater replica buys: 1, 2, 3 replicas, end-to-end rate and CPU per order
+# (bench/replicas.py; docs/capacity.md uses its numbers).
+bench-replicas: setup build
+	"$$(scripts/chaos-venv.sh)/bin/python" bench/replicas.py
 
 # libFuzzer targets (clang, build-fuzz/): each for FUZZ_SECONDS; a crash fails and keeps its
 # reproducer under build-fuzz/artifacts/. See docs/fuzzing.md.

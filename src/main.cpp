@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
         core::kafka::topics_options opts;
         opts.profile = parsed.topics.profile;
         opts.groups = parsed.topics.groups;
+        if (parsed.topics.partitions > 0) opts.partitions = parsed.topics.partitions;
         opts.group_names = {cfg.fraud.group, cfg.updater.group};
         return core::kafka::run_topics_command(cfg.kafka, parsed.topics.verb, opts);
       }

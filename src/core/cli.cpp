@@ -258,10 +258,14 @@ parsed parse(int argc, const char* const* argv) {
 
   // Subcommands
   auto* migrate = app.add_subcommand("migrate", "Create or upgrade the PostgreSQL schema");
-  auto* topics = app.add_subcommand("topics", "Create, fix, describe or delete the Kafka topics");
-  reg(topics->add_option("verb", result.topics.verb, "init | fix | describe | delete")
+  auto* topics = app.add_subcommand("topics", "Create, grow, fix, describe or delete the Kafka topics");
+  reg(topics->add_option("verb", result.topics.verb, "init | grow | fix | describe | delete")
           ->required()
-          ->check(CLI::IsMember({"init", "fix", "describe", "delete"})),
+          ->check(CLI::IsMember({"init", "grow", "fix", "describe", "delete"})),
+      "topics");
+  reg(topics->add_option("--partitions", result.topics.partitions,
+                         "init: partitions per topic (default 3); grow: raise every topic to this many")
+          ->check(CLI::Range(1, 10000)),
       "topics");
   reg(topics->add_option("--profile", result.topics.profile,
                          "init: seed (poke-orders replication 1, as the original) or safe (all replication 3)")
@@ -366,6 +370,11 @@ parsed parse(int argc, const char* const* argv) {
   if (migrate->parsed()) {
     result.cmd = command::migrate;
   } else if (topics->parsed()) {
+    const auto& verb = result.topics.verb;
+    if (verb == "grow" && result.topics.partitions == 0)
+      return fail("topics grow: --partitions N is required (the new partition count of every topic)");
+    if (verb != "init" && verb != "grow" && result.topics.partitions != 0)
+      return fail("topics " + verb + ": --partitions applies to init and grow only");
     result.cmd = command::topics;
   } else if (verify->parsed()) {
     if (result.verify.ledger.empty() && result.verify.since.empty())

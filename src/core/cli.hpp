@@ -12,8 +12,9 @@
 namespace pokeflow::core::cli {
 
 struct topics_args {
-  std::string verb;             // init | fix | describe | delete
+  std::string verb;             // init | grow | fix | describe | delete
   std::string profile = "seed"; // init: seed | safe
+  int partitions = 0;           // init (0: the default 3) and grow (required)
   bool groups = false;          // describe: also consumer group lag
 };
 

@@ -207,11 +207,14 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("hook job annotations: %v", hook.Annotations)
 	}
 	ps := hook.Spec.Template.Spec
-	if len(ps.InitContainers) != 1 || !slices.Equal(ps.InitContainers[0].Args, []string{"migrate"}) {
+	if len(ps.InitContainers) != 2 || !slices.Equal(ps.InitContainers[0].Args, []string{"migrate"}) {
 		t.Errorf("hook must run `pokeflow migrate` first, got %+v", ps.InitContainers)
+	} else if !slices.Equal(ps.InitContainers[1].Args, []string{"topics", "init", "--profile=safe", "--partitions=3"}) {
+		t.Errorf("hook must run `pokeflow topics init --profile=safe --partitions=3` second, got %v", ps.InitContainers[1].Args)
 	}
-	if !slices.Equal(ps.Containers[0].Args, []string{"topics", "init", "--profile=safe"}) {
-		t.Errorf("hook must run `pokeflow topics init --profile=safe`, got %v", ps.Containers[0].Args)
+	// Last: existing topics grow to kafka.partitions (a no-op when they have it already).
+	if len(ps.Containers) != 1 || !slices.Equal(ps.Containers[0].Args, []string{"topics", "grow", "--partitions=3"}) {
+		t.Errorf("hook must end with `pokeflow topics grow --partitions=3`, got %+v", ps.Containers)
 	}
 	// Pre-install hooks run before the release's own objects exist: the hook's config and
 	// secret must be hooks too, created before the Job.
@@ -679,5 +682,24 @@ func TestBadValuesRejected(t *testing.T) {
 				t.Errorf("helm's error does not mention %q:\n%s", m[1], errOut)
 			}
 		})
+	}
+}
+
+// kafka.partitions reaches the hook's init and grow; every role's replicaCount reaches its
+// Deployment (scripts/chart-local-run.sh runs this file as processes).
+func TestScaledWithPartitions(t *testing.T) {
+	objs := render(t, "local.yaml", "scale-local.yaml")
+	ps := byName[batchv1.Job](t, objs, "pokeflow-hook").Spec.Template.Spec
+	if len(ps.InitContainers) != 2 || !slices.Contains(ps.InitContainers[1].Args, "--partitions=6") {
+		t.Errorf("hook topics init must get --partitions=6, got %+v", ps.InitContainers)
+	}
+	if len(ps.Containers) != 1 || !slices.Equal(ps.Containers[0].Args, []string{"topics", "grow", "--partitions=6"}) {
+		t.Errorf("hook must grow to 6 partitions, got %+v", ps.Containers)
+	}
+	for role, want := range map[string]int32{"api": 2, "fraud": 3, "updater": 3, "reverser": 2} {
+		d := byName[appsv1.Deployment](t, objs, "pokeflow-"+role)
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != want {
+			t.Errorf("%s: want %d replicas, got %v", d.Name, want, d.Spec.Replicas)
+		}
 	}
 }

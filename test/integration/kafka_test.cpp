@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "core/kafka/admin.hpp"
 #include "core/kafka/consumer.hpp"
@@ -351,6 +352,121 @@ TEST_CASE("kafka topics init/describe/fix/delete on test-specific topics", "[kaf
   CHECK(out.find("absent  " + cfg.orders_topic) != std::string::npos);
   REQUIRE(topics(cfg, "describe", opts, out, err) == 0);
   CHECK(out.find("topic " + cfg.orders_topic + ": absent") != std::string::npos);
+}
+
+// Growing is what `kubectl scale` past the partition count needs. A group that committed on the
+// old partitions must still read what lands on the new ones from their start (a consumer that
+// began at "latest" would skip them, losing orders); shrinking is refused before anything changes.
+TEST_CASE("kafka topics grow adds partitions and refuses to shrink while the group reads the new ones from the start", "[kafka]") {
+  auto cfg = stack_config();
+  const std::string suffix = unique("kg");
+  cfg.orders_topic = suffix + "-orders";
+  cfg.states_topic = suffix + "-state";
+  cfg.dlq_topic = suffix + "-dlq";
+  const std::string group = suffix + "-fraud";
+  cleanup guard{cfg, {cfg.orders_topic, cfg.states_topic, cfg.dlq_topic}, {group}};
+  kafka::topics_options opts;
+  opts.group_names = {group};
+  opts.partitions = 2;
+  std::string out, err;
+
+  asio::io_context io;
+  kafka::admin admin(io, cfg);
+  require_stack(io, admin);
+
+  REQUIRE(topics(cfg, "init", opts, out, err) == 0);
+  CHECK(out.find("created " + cfg.orders_topic + ": partitions 2, replication 1") != std::string::npos);
+  CHECK(out.find("created " + cfg.dlq_topic + ": partitions 2, replication 3") != std::string::npos);
+
+  // Before: 40 keyed messages on the 2 partitions, all consumed and committed by the group.
+  auto produce = [&](const std::string& prefix, int n) {
+    kafka::producer producer(io, cfg);  // a new producer: fresh metadata, so it sees every partition
+    std::vector<std::string> keys;  // outgoing holds views: the strings live until the batch is sent
+    for (int i = 0; i < n; ++i) keys.push_back(prefix + std::to_string(i));
+    std::vector<kafka::outgoing> batch;
+    for (const auto& k : keys) batch.push_back({cfg.orders_topic, kafka::unassigned_partition, k, k, {}});
+    std::set<std::int32_t> partitions;
+    for (const auto& r : run(io, producer.produce_batch(batch))) {
+      REQUIRE(r.ok());
+      partitions.insert(r.partition);
+    }
+    return partitions;
+  };
+  CHECK(produce("before-", 40) == std::set<std::int32_t>{0, 1});
+  auto consume_commit = [&](std::size_t n) {
+    kafka::consumer c(io, cfg, kafka::consumer_options{group});
+    c.subscribe({cfg.orders_topic});
+    auto got = run(io, consume(c, n, 60s));
+    std::map<std::int32_t, std::int64_t> next;
+    for (const auto& m : got) next[m.partition] = std::max(next[m.partition], m.offset + 1);
+    std::vector<kafka::consumer::offset> offs;
+    for (const auto& [p, o] : next) offs.push_back({cfg.orders_topic, p, o});
+    CHECK_FALSE(run(io, c.commit(offs)));
+    run(io, c.close(10s));
+    return got;
+  };
+  REQUIRE(consume_commit(40).size() == 40);
+
+  // init with more partitions than exist only points at grow.
+  opts.partitions = 4;
+  REQUIRE(topics(cfg, "init", opts, out, err) == 0);
+  CHECK(out.find("wants 4 partitions: run `pokeflow topics grow --partitions 4`") != std::string::npos);
+
+  REQUIRE(topics(cfg, "grow", opts, out, err) == 0);
+  for (const auto& name : {cfg.orders_topic, cfg.states_topic, cfg.dlq_topic})
+    CHECK(out.find("grew " + name + ": partitions 2 -> 4") != std::string::npos);
+  // grow waited for the new leaders; the broker this client asks may learn of them a moment later.
+  auto md = run(io, admin.describe_cluster());
+  auto all_four = [&] {
+    for (const auto& name : {cfg.orders_topic, cfg.states_topic, cfg.dlq_topic})
+      if (!md.find(name) || md.find(name)->partitions.size() != 4) return false;
+    return true;
+  };
+  for (int i = 0; i < 40 && !all_four(); ++i) {
+    std::this_thread::sleep_for(250ms);
+    md = run(io, admin.describe_cluster());
+  }
+  for (const auto& name : {cfg.orders_topic, cfg.states_topic, cfg.dlq_topic}) {
+    const auto* t = md.find(name);
+    REQUIRE(t);
+    CHECK(t->partitions.size() == 4);
+    for (const auto& p : t->partitions) CHECK_FALSE(p.offline());
+  }
+  // Replication and min.insync.replicas of the new partitions follow the topic's.
+  for (const auto& p : md.find(cfg.states_topic)->partitions) CHECK(p.replicas.size() == 3);
+
+  // Idempotent at the same count (a hook runs it on every upgrade); a smaller count is refused.
+  REQUIRE(topics(cfg, "grow", opts, out, err) == 0);
+  CHECK(out.find("already 4 partitions, nothing to do") != std::string::npos);
+  CHECK(out.find("grew") == std::string::npos);
+  opts.partitions = 3;
+  CHECK(topics(cfg, "grow", opts, out, err) == 1);
+  CHECK(err.find("--partitions 3 is not larger than the 4 partitions " + cfg.orders_topic + " has") !=
+        std::string::npos);
+  md = run(io, admin.describe_cluster());
+  CHECK(md.find(cfg.orders_topic)->partitions.size() == 4);
+  opts.partitions = 0;
+  CHECK(topics(cfg, "grow", opts, out, err) == 2);
+  CHECK(err.find("--partitions 0 is out of range") != std::string::npos);
+  opts.partitions = 4;
+
+  // After: keys now spread over 4 partitions; the group (committed on 0 and 1 only) reads every
+  // new message, those on partitions 2 and 3 from their very first offset.
+  auto after = produce("after-", 60);
+  CHECK(after.count(2));
+  CHECK(after.count(3));
+  auto got = consume_commit(60);
+  CHECK(got.size() == 60);
+  std::set<std::string> keys;
+  for (const auto& m : got) keys.insert(m.key.value_or(""));
+  CHECK(keys.size() == 60);
+  CHECK(keys.count("before-0") == 0);  // nothing re-read: the old partitions resumed at their commits
+
+  // grow needs the topics to exist.
+  REQUIRE(topics(cfg, "delete", opts, out, err) == 0);
+  opts.partitions = 6;
+  CHECK(topics(cfg, "grow", opts, out, err) == 1);
+  CHECK(err.find("does not exist: run `pokeflow topics init --partitions 6`") != std::string::npos);
 }
 
 TEST_CASE("kafka topics against an unreachable cluster fails fast with one clear line", "[kafka]") {

@@ -156,6 +156,19 @@ TEST_CASE("subcommands", "[cli]") {
   CHECK(t.topics.profile == "safe");
   CHECK(argv_builder{"topics", "explode"}.parse().exit_code == 2);
   CHECK(argv_builder{"topics", "init", "--profile=yolo"}.parse().exit_code == 2);
+  CHECK(t.topics.partitions == 0);  // main() turns "not given" into the default 3
+  auto six = argv_builder{"topics", "init", "--partitions=6"}.parse();
+  REQUIRE(six.cmd == command::topics);
+  CHECK(six.topics.partitions == 6);
+  auto grow = argv_builder{"topics", "grow", "--partitions", "12"}.parse();
+  REQUIRE(grow.cmd == command::topics);
+  CHECK(grow.topics.verb == "grow");
+  CHECK(grow.topics.partitions == 12);
+  CHECK(argv_builder{"topics", "grow"}.parse().exit_code == 2);  // the new count is required
+  CHECK(argv_builder{"topics", "grow", "--partitions=0"}.parse().exit_code == 2);
+  CHECK(argv_builder{"topics", "init", "--partitions=-3"}.parse().exit_code == 2);
+  CHECK(argv_builder{"topics", "init", "--partitions=many"}.parse().exit_code == 2);
+  CHECK(argv_builder{"topics", "describe", "--partitions=6"}.parse().exit_code == 2);
   auto d = argv_builder{"topics", "describe", "--groups", "--kafka-brokers=127.0.0.1:1"}.parse();
   REQUIRE(d.cmd == command::topics);
   CHECK(d.topics.groups);

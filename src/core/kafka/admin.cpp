@@ -97,7 +97,8 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
     char errstr[256];
     const int ms = static_cast<int>(opts.request_timeout.count());
     rd_kafka_AdminOptions_set_request_timeout(o.get(), ms, errstr, sizeof errstr);
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
       rd_kafka_AdminOptions_set_operation_timeout(o.get(), ms, errstr, sizeof errstr);
     const auto id = next_id++;
     rd_kafka_AdminOptions_set_opaque(o.get(), reinterpret_cast<void*>(id));
@@ -190,6 +191,30 @@ asio::awaitable<std::vector<item_result>> admin::delete_topics(std::vector<std::
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
+  co_return topic_results(res, n);
+}
+
+asio::awaitable<std::vector<item_result>> admin::create_partitions(std::vector<std::pair<std::string, int>> totals) {
+  auto self = impl_;
+  std::vector<rd_kafka_NewPartitions_t*> nps;
+  struct guard {
+    std::vector<rd_kafka_NewPartitions_t*>& v;
+    ~guard() { rd_kafka_NewPartitions_destroy_array(v.data(), v.size()); }
+  } g{nps};
+  for (const auto& [name, total] : totals) {
+    char errstr[256];
+    rd_kafka_NewPartitions_t* np =
+        rd_kafka_NewPartitions_new(name.c_str(), static_cast<size_t>(total), errstr, sizeof errstr);
+    if (!np) throw std::invalid_argument("topic " + name + ": " + errstr);
+    nps.push_back(np);
+  }
+  event_sp ev = co_await self->request(RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, "create partitions",
+                                       [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                                         rd_kafka_CreatePartitions(self->rk, nps.data(), nps.size(), o, q);
+                                       });
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev.get()), &n);
   co_return topic_results(res, n);
 }
 

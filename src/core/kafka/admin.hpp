@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/kafka/types.hpp"
@@ -68,6 +69,9 @@ class admin {
   // TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PART come back per item, not as exceptions.
   boost::asio::awaitable<std::vector<item_result>> create_topics(std::vector<new_topic> topics);
   boost::asio::awaitable<std::vector<item_result>> delete_topics(std::vector<std::string> topics);
+  // CreatePartitions: raises each named topic to the given total partition count (Kafka never
+  // removes partitions). INVALID_PARTITIONS / UNKNOWN_TOPIC_OR_PART come back per item.
+  boost::asio::awaitable<std::vector<item_result>> create_partitions(std::vector<std::pair<std::string, int>> totals);
 
   boost::asio::awaitable<std::map<std::string, config_entry>> describe_topic_config(std::string topic);
   // Sets the given keys on a topic. librdkafka 2.0.2 only has the non-incremental AlterConfigs,

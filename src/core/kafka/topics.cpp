@@ -24,6 +24,7 @@ namespace {
 
 constexpr int target_replication = 3;
 constexpr int target_min_isr = 2;
+constexpr int max_partitions = 10000;
 constexpr int err_topic_already_exists = 36;  // TOPIC_ALREADY_EXISTS
 constexpr int err_unknown_topic = 3;          // UNKNOWN_TOPIC_OR_PART
 constexpr int err_unknown_topic_id = 100;     // UNKNOWN_TOPIC_ID (newer brokers)
@@ -68,6 +69,7 @@ class command {
       co_return 1;
     }
     if (verb == "init") co_return co_await init();
+    if (verb == "grow") co_return co_await grow();
     if (verb == "describe") co_return co_await describe();
     if (verb == "fix") co_return co_await fix();
     if (verb == "delete") co_return co_await remove();
@@ -79,9 +81,10 @@ class command {
 
   std::vector<topic_spec> specs() const {
     const bool safe = opts_.profile == "safe";
-    return {{cfg_.orders_topic, 3, safe ? 3 : 1, safe ? 2 : 1},
-            {cfg_.states_topic, 3, 3, 2},
-            {cfg_.dlq_topic, 3, 3, 2}};
+    const int n = opts_.partitions;
+    return {{cfg_.orders_topic, n, safe ? 3 : 1, safe ? 2 : 1},
+            {cfg_.states_topic, n, 3, 2},
+            {cfg_.dlq_topic, n, 3, 2}};
   }
 
   static bool present(const topic_info* t) {
@@ -105,8 +108,10 @@ class command {
     co_return it == cfg.end() ? std::string("?") : it->second.value;
   }
 
-  // Waits until every listed topic is present (or absent) with a leader for each partition.
-  asio::awaitable<bool> wait_for(const std::vector<std::string>& topics, bool want_present) {
+  // Waits until every listed topic is present (or absent) with a leader for each partition
+  // and, if min_partitions is set, at least that many partitions.
+  asio::awaitable<bool> wait_for(const std::vector<std::string>& topics, bool want_present,
+                                 std::size_t min_partitions = 0) {
     const auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
     for (;;) {
       auto md = co_await admin_.describe_cluster();
@@ -114,7 +119,7 @@ class command {
       for (const auto& n : topics) {
         const topic_info* t = md.find(n);
         if (want_present) {
-          ok = ok && present(t) &&
+          ok = ok && present(t) && t->partitions.size() >= min_partitions &&
                std::all_of(t->partitions.begin(), t->partitions.end(),
                            [](const partition_info& p) { return !p.offline(); });
         } else {
@@ -161,6 +166,9 @@ class command {
           out_ << ": partitions " << t->partitions.size() << ", replication " << rf << ", min.insync.replicas "
                << co_await min_isr_of(s.name);
           if (rf < s.replication) out_ << " (profile " << opts_.profile << " wants " << s.replication << ": run `pokeflow topics fix`)";
+          if (static_cast<int>(t->partitions.size()) < s.partitions)
+            out_ << " (wants " << s.partitions << " partitions: run `pokeflow topics grow --partitions " << s.partitions
+                 << "`)";
         }
         out_ << "\n";
       } else {
@@ -173,6 +181,60 @@ class command {
            << opts_.timeout.count() / 1000 << " s\n";
       rc = 1;
     }
+    co_return rc;
+  }
+
+  // Raises every pipeline topic to opts_.partitions. Everything is checked before anything
+  // changes, so a refused grow leaves the topics as they were.
+  asio::awaitable<int> grow() {
+    const int want = opts_.partitions;
+    auto md = co_await admin_.describe_cluster();
+    std::vector<std::pair<std::string, int>> plan;
+    int rc = 0;
+    for (const auto& name : names()) {
+      const topic_info* t = md.find(name);
+      if (!present(t)) {
+        err_ << "pokeflow topics grow: topic " << name << " does not exist: run `pokeflow topics init --partitions "
+             << want << "` instead\n";
+        rc = 1;
+        continue;
+      }
+      const int have = static_cast<int>(t->partitions.size());
+      if (have > want) {
+        err_ << "pokeflow topics grow: --partitions " << want << " is not larger than the " << have
+             << " partitions " << name << " has (Kafka cannot remove partitions)\n";
+        rc = 1;
+      } else if (have == want) {
+        out_ << name << ": already " << have << " partitions, nothing to do\n";
+      } else {
+        plan.emplace_back(name, have);
+      }
+    }
+    if (rc) co_return rc;
+    if (plan.empty()) co_return 0;
+    std::vector<std::pair<std::string, int>> totals;
+    for (const auto& [name, have] : plan) totals.emplace_back(name, want);
+    auto results = co_await admin_.create_partitions(totals);
+    std::vector<std::string> grown;
+    for (const auto& [name, have] : plan) {
+      auto it = std::find_if(results.begin(), results.end(), [&](const item_result& r) { return r.name == name; });
+      if (it == results.end() || it->error) {
+        err_ << "pokeflow topics grow: " << name << ": "
+             << (it == results.end() ? std::string("no answer from the cluster") : it->error->message) << "\n";
+        rc = 1;
+        continue;
+      }
+      out_ << "grew " << name << ": partitions " << have << " -> " << want << "\n";
+      grown.push_back(name);
+    }
+    if (!grown.empty() && !co_await wait_for(grown, true, static_cast<std::size_t>(want))) {
+      err_ << "pokeflow topics grow: the new partitions have no leader yet after " << opts_.timeout.count() / 1000
+           << " s\n";
+      rc = 1;
+    }
+    if (!grown.empty())
+      out_ << "note: order ids now hash to other partitions; producers and consumers pick the new partitions up at "
+              "their next metadata refresh; consumers read them from the start (docs/decisions.md, \"Growing partitions\")\n";
     co_return rc;
   }
 
@@ -404,8 +466,13 @@ class command {
 
 int run_topics_command(const kafka_config& cfg, std::string_view verb, const topics_options& opts,
                        std::ostream& out, std::ostream& err) {
-  if (verb != "init" && verb != "fix" && verb != "describe" && verb != "delete") {
-    err << "pokeflow topics: unknown verb '" << verb << "' (expected init, fix, describe or delete)\n";
+  if (verb != "init" && verb != "grow" && verb != "fix" && verb != "describe" && verb != "delete") {
+    err << "pokeflow topics: unknown verb '" << verb << "' (expected init, grow, fix, describe or delete)\n";
+    return 2;
+  }
+  if (opts.partitions < 1 || opts.partitions > max_partitions) {
+    err << "pokeflow topics: --partitions " << opts.partitions << " is out of range (1 to " << max_partitions
+        << ")\n";
     return 2;
   }
   if (opts.profile != "seed" && opts.profile != "safe") {

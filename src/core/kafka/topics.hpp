@@ -1,5 +1,5 @@
 #pragma once
-// `pokeflow topics init|fix|describe|delete`: the seed's kafka-topics workflow on the three
+// `pokeflow topics init|grow|fix|describe|delete`: the seed's kafka-topics workflow on the three
 // pipeline topics (names from kafka_config: orders_topic, states_topic, dlq_topic).
 #include <chrono>
 #include <iosfwd>
@@ -15,6 +15,10 @@ struct topics_options {
   // init: "seed" = orders 3 partitions / replication 1 / min.insync 1 (the seed's fragile start),
   // states and dlq 3 / 3 / 2; "safe" = all 3 / 3 / 2.
   std::string profile = "seed";
+  // init: partitions of each created topic (the seed's 3); grow: the new total for every
+  // pipeline topic. Growing moves keys to other partitions: docs/decisions.md says why an
+  // order's messages are still applied correctly.
+  int partitions = 3;
   bool groups = false;  // describe: also lag of each group below
   std::vector<std::string> group_names{"poke-order-consumer", "order-updater"};
   // Bound for each cluster request; an unreachable cluster fails after about this long.
@@ -25,7 +29,12 @@ struct topics_options {
 
 // Runs one verb, printing a report to out and one-line errors to err. Never throws.
 // Exit codes: 0 done (also when nothing needed doing), 1 cluster/operation failure,
-// 2 bad verb, profile or configuration.
+// 2 bad verb, profile, partition count or configuration.
+//
+// grow raises every pipeline topic below opts.partitions to it (CreatePartitions); topics
+// already there are left alone (exit 0, so a hook can run it on every upgrade); a topic absent
+// or with more partitions than asked (Kafka never removes partitions) fails with exit 1 before
+// anything is changed.
 //
 // fix raises every pipeline topic below replication 3 to 3 in place (data kept): it sends a
 // hand-encoded AlterPartitionReassignments (API 45) over a plain TCP connection (brokers forward

@@ -5,10 +5,16 @@
 // references resolved from the rendered Secret, $(VAR) references expanded as the kubelet does,
 // and a distinct admin port per process.
 //
-// Usage: localrun -manifest FILE -out DIR -admin-base PORT
+// A Deployment becomes as many processes as its replicas (or its HPA's minReplicas), named
+// <deployment>-<i> when there are several. Several api replicas each listen on a port of their
+// own (-api-base + i) and the plan adds a "service" line: a round-robin (cmd/roundrobin) on the
+// Service's port stands in for the Service, so the updater and loadgen reach every replica
+// through the one address the chart gives them, as in a cluster.
+//
+// Usage: localrun -manifest FILE -out DIR -admin-base PORT [-api-base PORT]
 // Writes DIR/etc-pokeflow/<configmap keys>, DIR/plan.tsv ("kind name admin_port ready_path" per
-// process, in start order: hook steps first) and per process DIR/<name>.args and DIR/<name>.env
-// (NUL-separated).
+// process, in start order: hook steps first; "service name listen_port backend_ports" per
+// balanced Service) and per process DIR/<name>.args and DIR/<name>.env (NUL-separated).
 package main
 
 import (
@@ -22,6 +28,7 @@ import (
 	helmcheck "pokeflow/test/helm"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -130,12 +137,24 @@ func writeNul(path string, items []string) {
 }
 
 func (p *planner) add(kind, name string, c corev1.Container, ready bool) {
+	p.addWithPort(kind, name, c, ready, 0)
+}
+
+// addWithPort is add, with the process's --api-port replaced by apiPort when it is not 0.
+func (p *planner) addWithPort(kind, name string, c corev1.Container, ready bool, apiPort int) {
 	if len(c.Command) > 0 {
 		die("%s: a command override is not supported (the image's entrypoint is pokeflow)", name)
 	}
 	args := make([]string, 0, len(c.Args)+2)
+	replaced := false
 	for _, a := range c.Args {
+		if apiPort != 0 && strings.HasPrefix(a, "--api-port=") {
+			a, replaced = fmt.Sprintf("--api-port=%d", apiPort), true
+		}
 		args = append(args, p.local(a))
+	}
+	if apiPort != 0 && !replaced {
+		die("%s: no --api-port argument to give the replica its own port", name)
 	}
 	admin, readyPath := 0, "-"
 	if ready {
@@ -156,6 +175,7 @@ func main() {
 	manifest := flag.String("manifest", "", "rendered chart (helm template output)")
 	out := flag.String("out", "", "directory for the plan")
 	adminBase := flag.Int("admin-base", 19400, "first admin port")
+	apiBase := flag.Int("api-base", 19500, "first api port when the api has several replicas")
 	flag.Parse()
 	if *manifest == "" || *out == "" {
 		die("usage: localrun -manifest FILE -out DIR [-admin-base PORT]")
@@ -175,6 +195,7 @@ func main() {
 	}
 	var deployments []*appsv1.Deployment
 	var hook, loadgen *batchv1.Job
+	minReplicas := map[string]int{} // Deployment name -> its HPA's minReplicas
 	var config *corev1.ConfigMap
 	for _, o := range objs {
 		switch v := o.Obj.(type) {
@@ -188,6 +209,12 @@ func main() {
 			}
 		case *appsv1.Deployment:
 			deployments = append(deployments, v)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			n := 1
+			if v.Spec.MinReplicas != nil {
+				n = int(*v.Spec.MinReplicas)
+			}
+			minReplicas[v.Spec.ScaleTargetRef.Name] = n
 		case *batchv1.Job:
 			switch v.Labels["app.kubernetes.io/component"] {
 			case "hook":
@@ -217,12 +244,45 @@ func main() {
 	for _, c := range append(append([]corev1.Container{}, hs.InitContainers...), hs.Containers...) {
 		p.add("hook", "hook-"+c.Name, c, false)
 	}
+	nextAPI := *apiBase
 	for _, d := range deployments {
 		cs := d.Spec.Template.Spec.Containers
 		if len(cs) != 1 {
 			die("%s: expected one container", d.Name)
 		}
-		p.add("deployment", d.Name, cs[0], true)
+		replicas := 1
+		if d.Spec.Replicas != nil {
+			replicas = int(*d.Spec.Replicas)
+		} else if n, ok := minReplicas[d.Name]; ok {
+			replicas = n
+		}
+		if replicas == 1 {
+			p.add("deployment", d.Name, cs[0], true)
+			continue
+		}
+		isAPI := d.Labels["app.kubernetes.io/component"] == "api"
+		var backends []string
+		for i := 0; i < replicas; i++ {
+			port := 0
+			if isAPI {
+				port = nextAPI
+				nextAPI++
+				backends = append(backends, fmt.Sprint(port))
+			}
+			p.addWithPort("deployment", fmt.Sprintf("%s-%d", d.Name, i), cs[0], true, port)
+		}
+		if isAPI {
+			svcPort := 0
+			for _, cp := range cs[0].Ports {
+				if cp.Name == "http" {
+					svcPort = int(cp.ContainerPort)
+				}
+			}
+			if svcPort == 0 {
+				die("%s: no container port named http for the Service", d.Name)
+			}
+			fmt.Fprintf(&p.plan, "service\t%s\t%d\t%s\n", d.Name, svcPort, strings.Join(backends, ","))
+		}
 	}
 	if loadgen != nil {
 		p.add("job", loadgen.Name, loadgen.Spec.Template.Spec.Containers[0], true)
