@@ -280,7 +280,8 @@ TEST_CASE("api: concurrent PUTs share a transaction, each answered on its own, a
   CHECK(flip.status == 409);
   CHECK(json_field(flip.body, "state") == "success");
   CHECK(psql_int("SELECT conflicts FROM poke_orders WHERE id = " + good) == 1);
-  // The requests did share statements, and the refused batch was split (the path under test ran).
+  // The requests did share statements (the histogram counts refused statements too), and the
+  // refused batch was split (the path under test ran).
   auto m = p.metrics("api");
   const auto batches = metric(m, "pokeflow_transition_batch_orders_count").value_or(0);
   const auto singles = metric(m, "pokeflow_transition_batch_orders_bucket{le=\"1\"}").value_or(0);

@@ -167,6 +167,7 @@ asio::awaitable<pg::result> transition_batcher::run(std::span<const std::shared_
     for (const auto& b : batch) b->error = c.error();
     co_return c.error();
   }
+  batch_size_.observe(static_cast<double>(batch.size()));  // every statement, refused ones too
   auto r = co_await c->query(sql::transition_batch, std::move(args));
   c.release();
   if (!r) {
@@ -198,7 +199,6 @@ asio::awaitable<pg::result> transition_batcher::run(std::span<const std::shared_
     b.verdict = v;
     b.current = std::move(o);
   }
-  batch_size_.observe(static_cast<double>(batch.size()));
   co_return r;
 }
 
