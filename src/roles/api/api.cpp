@@ -92,7 +92,7 @@ struct api::impl : std::enable_shared_from_this<impl> {
         dash(std::make_shared<web::dashboard>(ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups,
                                                                               stats.backlog, stats.oldest_age,
                                                                               ctx.metrics, ctx.log})),
-        relay(ctx.io, bg_pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval}) {
+        relay(ctx.io, bg_pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval, f.linger}) {
     batcher = std::make_shared<create_batcher>(ctx.io, pool, ctx.metrics,
                                                create_batcher::options{kafka.orders_topic, max_create_flushers(), 256},
                                                [this] { relay.wake(); });
