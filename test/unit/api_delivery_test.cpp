@@ -116,3 +116,48 @@ TEST_CASE("the relay deletes exactly what Kafka acknowledged", "[api][delivery]"
     CHECK(s.failed == 0);
   }
 }
+
+TEST_CASE("transition batches: no row for a request is its 404, not a problem", "[api][delivery]") {
+  auto m = map_batch_rows(ords{3, 1}, 3, true);
+  CHECK(m.problems.empty());
+  CHECK(m.row_of == std::vector<std::optional<int>>{1, std::nullopt, 0});
+  SECTION("a request named twice is still a problem (garbage, not a 404)") {
+    auto d = map_batch_rows(ords{1, 1}, 2, true);
+    CHECK(d.row_of == std::vector<std::optional<int>>{std::nullopt, std::nullopt});
+    CHECK(d.problems.size() == 1);
+  }
+}
+
+TEST_CASE("transition batches never hold one order twice, nor one a batch in flight holds", "[api][delivery]") {
+  using ids = std::vector<std::int64_t>;
+  using picks = std::vector<std::size_t>;
+  SECTION("distinct ids all go, in queue order") {
+    CHECK(pick_distinct(ids{5, 6, 7}, {}, 10) == picks{0, 1, 2});
+  }
+  SECTION("a repeated id waits for the next batch; the ones after it still go") {
+    CHECK(pick_distinct(ids{5, 6, 5, 7, 6}, {}, 10) == picks{0, 1, 3});
+  }
+  SECTION("ids in another flusher's batch wait") {
+    CHECK(pick_distinct(ids{5, 6, 7}, {6}, 10) == picks{0, 2});
+    CHECK(pick_distinct(ids{6, 6}, {6}, 10).empty());
+  }
+  SECTION("the batch bound holds") {
+    CHECK(pick_distinct(ids{1, 2, 3, 4}, {}, 2) == picks{0, 1});
+    CHECK(pick_distinct(ids{1, 1, 2, 3}, {}, 2) == picks{0, 2});
+  }
+  SECTION("an empty queue picks nothing") {
+    CHECK(pick_distinct(ids{}, {}, 10).empty());
+  }
+}
+
+TEST_CASE("a batched transition's row says 200, 409, 404 or run it again", "[api][delivery]") {
+  using s = pokeflow::order_state;
+  CHECK(judge_transition(false, false, s::pending, s::success) == transition_verdict::not_found);
+  CHECK(judge_transition(true, true, s::success, s::success) == transition_verdict::applied);
+  CHECK(judge_transition(true, false, s::success, s::success) == transition_verdict::unchanged);
+  CHECK(judge_transition(true, false, s::rejected, s::success) == transition_verdict::conflict);
+  CHECK(judge_transition(true, false, s::reversed, s::failed) == transition_verdict::conflict);
+  // Read pending, not moved: a concurrent writer committed after the statement's snapshot.
+  CHECK(judge_transition(true, false, s::pending, s::success) == transition_verdict::stale);
+  CHECK(judge_transition(true, false, s::pending, s::pending) == transition_verdict::stale);
+}

@@ -1,17 +1,20 @@
 // The at-least-once decisions of the workers, as pure functions: what fraud commits after a
-// batch, and what the updater makes of the api's answer.
+// batch, when offsets are committed, which decisions the updater may run at once, and what the
+// updater makes of the api's answer.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <vector>
 
-#include "roles/fraud/commit.hpp"
+#include "core/kafka/commit_plan.hpp"
+#include "roles/updater/key_window.hpp"
 #include "roles/updater/outcome.hpp"
 
 using namespace pokeflow;
 using pokeflow::core::kafka::topic_partition;
-using pokeflow::roles::fraud::acknowledged_prefix;
-using pokeflow::roles::fraud::commit_offset;
-using pokeflow::roles::fraud::handled_message;
+using pokeflow::core::kafka::acknowledged_prefix;
+using pokeflow::core::kafka::commit_offset;
+using pokeflow::core::kafka::handled_message;
 using pokeflow::roles::updater::outcome;
 using pokeflow::roles::updater::outcome_of;
 
@@ -95,4 +98,146 @@ TEST_CASE("updater: the api's answer decides the message's fate", "[updater][out
   CHECK(outcome_of(600) == outcome::fatal);
   CHECK(outcome_of(-1) == outcome::fatal);
   CHECK(std::string(to_string(outcome::fatal)) == "fatal");
+}
+
+// ---- commit pacing (core/kafka/commit_plan.hpp) ----------------------------------------------
+using pokeflow::core::kafka::commit_pacer;
+
+TEST_CASE("offsets are committed on an interval or every N messages, not per batch", "[kafka][commit]") {
+  using namespace std::chrono_literals;
+  const auto t0 = commit_pacer::clock::time_point{} + 1h;
+  commit_pacer pacer(500ms, 100);
+  CHECK_FALSE(pacer.due(t0));  // nothing waiting
+  std::vector<commit_offset> a{{p0, 11}};
+  pacer.record(a, 1, t0);
+  CHECK_FALSE(pacer.due(t0 + 499ms));
+  CHECK(pacer.due(t0 + 500ms));  // the oldest progress is old enough
+  SECTION("an offset never moves back, and partitions merge") {
+    std::vector<commit_offset> b{{p0, 9}, {p1, 4}};
+    pacer.record(b, 2, t0 + 10ms);
+    CHECK(pacer.take() == std::vector<commit_offset>{{p0, 11}, {p1, 4}});
+    CHECK(pacer.empty());
+    CHECK_FALSE(pacer.due(t0 + 1h));
+  }
+  SECTION("enough messages make it due before the interval") {
+    std::vector<commit_offset> b{{p0, 120}};
+    pacer.record(b, 99, t0 + 1ms);
+    CHECK(pacer.due(t0 + 1ms));
+  }
+  SECTION("the interval counts from the oldest progress not committed, not the newest") {
+    std::vector<commit_offset> b{{p0, 12}};
+    pacer.record(b, 1, t0 + 400ms);
+    CHECK(pacer.due(t0 + 500ms));
+    pacer.take();
+    pacer.record(b, 1, t0 + 600ms);
+    CHECK_FALSE(pacer.due(t0 + 1000ms));
+    CHECK(pacer.due(t0 + 1100ms));
+  }
+  SECTION("a revoked partition's progress is dropped (its commit would be refused)") {
+    std::vector<commit_offset> b{{p1, 4}};
+    pacer.record(b, 1, t0);
+    std::vector<topic_partition> gone{p0};
+    pacer.forget(gone);
+    CHECK(pacer.take() == std::vector<commit_offset>{{p1, 4}});
+    pacer.record(b, 1, t0);
+    std::vector<topic_partition> all{p1};
+    pacer.forget(all);
+    CHECK(pacer.empty());
+  }
+}
+
+TEST_CASE("interval 0 commits after every batch", "[kafka][commit]") {
+  commit_pacer pacer(std::chrono::milliseconds(0), 1000);
+  const auto t0 = commit_pacer::clock::now();
+  std::vector<commit_offset> a{{p0, 1}};
+  pacer.record(a, 1, t0);
+  CHECK(pacer.due(t0));
+}
+
+// ---- the updater's key window (roles/updater/key_window.hpp) --------------------------------
+using pokeflow::roles::updater::key_window;
+using seqs = std::vector<key_window::seq_t>;
+
+TEST_CASE("the updater applies different orders of one partition concurrently, one order in sequence",
+          "[updater][window]") {
+  key_window w(100, 10);
+  auto a1 = w.admit(p0, 0, "1");
+  auto b1 = w.admit(p0, 1, "2");
+  auto a2 = w.admit(p0, 2, "1");  // order 1's second decision waits for its first
+  auto c1 = w.admit(p1, 0, "3");
+  CHECK(w.startable() == seqs{a1, b1, c1});
+  CHECK(w.running() == 3);
+  CHECK(w.startable().empty());
+  // Order 2 finishes first: nothing committable in p0 yet (offset 0 still runs).
+  w.finish(b1, true);
+  CHECK(w.startable().empty());
+  CHECK(w.release_prefix().empty());
+  w.finish(a1, true);
+  CHECK(w.startable() == seqs{a2});
+  CHECK(w.release_prefix() == std::vector<commit_offset>{{p0, 2}});  // 0 and 1 done, 2 runs
+  w.finish(c1, true);
+  w.finish(a2, true);
+  CHECK(w.release_prefix() == std::vector<commit_offset>{{p0, 3}, {p1, 1}});
+  CHECK(w.tracked() == 0);
+  CHECK(w.release_prefix().empty());
+}
+
+TEST_CASE("the updater's window bounds what runs and what is tracked", "[updater][window]") {
+  key_window w(3, 2);
+  auto a = w.admit(p0, 10, "1");
+  auto b = w.admit(p0, 11, "2");
+  auto c = w.admit(p0, 12, "3");
+  CHECK(w.room() == 0);
+  CHECK(w.startable() == seqs{a, b});  // two slots
+  w.finish(b, true);
+  CHECK(w.startable() == seqs{c});
+  CHECK(w.release_prefix().empty());  // 10 still runs: 11 is done but not committable
+  CHECK(w.room() == 0);               // done-but-held messages still count
+  w.finish(a, true);
+  CHECK(w.release_prefix() == std::vector<commit_offset>{{p0, 12}});
+  CHECK(w.room() == 2);
+}
+
+TEST_CASE("the updater never commits past a decision that gave up, nor runs its order's next",
+          "[updater][window]") {
+  key_window w(100, 10);
+  auto a1 = w.admit(p0, 0, "1");
+  auto a2 = w.admit(p0, 1, "1");
+  auto b1 = w.admit(p0, 2, "2");
+  CHECK(w.startable() == seqs{a1, b1});
+  w.finish(a1, false);  // stopping: not applied
+  w.finish(b1, true);
+  CHECK(w.startable().empty());  // a2 must not overtake a1
+  CHECK(w.release_prefix().empty());
+  (void)a2;
+}
+
+TEST_CASE("keyless messages keep partition order; keys are ordered per partition", "[updater][window]") {
+  key_window w(100, 10);
+  auto x = w.admit(p0, 0, "");
+  auto y = w.admit(p0, 1, "");
+  auto z = w.admit(p1, 0, "");
+  CHECK(w.startable() == seqs{x, z});
+  w.finish(x, true);
+  CHECK(w.startable() == seqs{y});
+}
+
+TEST_CASE("a revoked partition's messages are dropped and a late result for them is ignored",
+          "[updater][window]") {
+  key_window w(100, 10);
+  auto a = w.admit(p0, 0, "1");
+  auto b = w.admit(p0, 1, "1");  // waits behind a
+  auto c = w.admit(p1, 0, "2");
+  CHECK(w.startable() == seqs{a, c});
+  std::vector<topic_partition> gone{p0};
+  CHECK(w.forget(gone) == seqs{b});  // b never started; a runs and comes back later
+  CHECK(w.tracked() == 1);
+  // The partition comes back and is re-read from the committed offset: a new ticket.
+  auto a_again = w.admit(p0, 0, "1");
+  w.finish(a, true);  // the old run's result: ignored, frees its slot
+  CHECK(w.startable() == seqs{a_again});
+  CHECK(w.release_prefix().empty());
+  w.finish(a_again, true);
+  w.finish(c, true);
+  CHECK(w.release_prefix() == std::vector<commit_offset>{{p0, 1}, {p1, 1}});
 }

@@ -286,6 +286,17 @@ asio::awaitable<std::optional<kafka_error>> consumer::commit(std::vector<offset>
                                           void(std::optional<kafka_error>)>(std::move(park), asio::use_awaitable);
 }
 
+asio::awaitable<std::optional<kafka_error>> commit_paced(consumer& c, commit_pacer& pacer, bool now_anyway) {
+  if (pacer.empty() || (!now_anyway && !pacer.due(commit_pacer::clock::now()))) co_return std::nullopt;
+  auto plan = pacer.take();
+  std::vector<consumer::offset> offsets;
+  offsets.reserve(plan.size());
+  for (const auto& o : plan) offsets.push_back({o.tp.topic, o.tp.partition, o.next_offset});
+  auto err = co_await c.commit(std::move(offsets));
+  if (err) pacer.record(plan, 0, commit_pacer::clock::now());
+  co_return err;
+}
+
 std::vector<topic_partition> consumer::assignment() const {
   return {impl_->assigned.begin(), impl_->assigned.end()};
 }

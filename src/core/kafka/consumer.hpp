@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kafka/commit_plan.hpp"
 #include "core/kafka/types.hpp"
 #include "pokeflow/config.hpp"
 
@@ -91,5 +92,10 @@ class consumer {
  private:
   std::shared_ptr<impl> impl_;
 };
+
+// Commits what `pacer` has waiting when it is due (or anything waiting when `now_anyway`: a
+// clean stop). A failed commit puts the offsets back, so the next one carries them, and is
+// returned for the caller to log; nothing is committed twice needlessly.
+boost::asio::awaitable<std::optional<kafka_error>> commit_paced(consumer& c, commit_pacer& pacer, bool now_anyway);
 
 }  // namespace pokeflow::core::kafka

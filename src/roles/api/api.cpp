@@ -21,6 +21,7 @@
 #include "roles/api/handlers.hpp"
 #include "roles/api/outbox_relay.hpp"
 #include "roles/api/outbox_stats.hpp"
+#include "roles/api/transition_batcher.hpp"
 #include "roles/api/web.hpp"
 #include "roles/api/web_dashboard.hpp"
 
@@ -32,21 +33,23 @@ namespace pg = core::pg;
 namespace json = core::json;
 using namespace std::chrono_literals;
 
-// Owns the api's parts and wires them: the HTTP handlers (handlers.cpp), the create batcher
-// (create_batcher.cpp), the outbox relay (outbox_relay.cpp) and the outbox stats loop
+// Owns the api's parts and wires them: the HTTP handlers (handlers.cpp), the create and
+// transition batchers (create_batcher.cpp, transition_batcher.cpp), the outbox relay (outbox_relay.cpp) and the outbox stats loop
 // (outbox_stats.cpp), all sharing one PostgreSQL pool.
 struct api::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
   api_config cfg;
   pg_config pgc;
   kafka_config kafka;
-  pg::pool pool;
+  pg::pool pool;     // requests: creations, transitions, reads, readiness, the dashboard
+  pg::pool bg_pool;  // the relay and the stats loop, one connection each: requests never wait behind them
   std::unique_ptr<core::kafka::producer> producer;
   std::shared_ptr<http::server> server;
   outbox_stats stats;
   std::shared_ptr<web::dashboard> dash;
   outbox_relay relay;
   std::shared_ptr<create_batcher> batcher;
+  std::shared_ptr<transition_batcher> transitions;
   std::unique_ptr<order_handlers> handlers;
   asio::steady_timer start_timer{ctx.io};
   bool stopping = false;
@@ -55,36 +58,48 @@ struct api::impl : std::enable_shared_from_this<impl> {
   core::task_handle relay_task;
   core::task_handle stats_task;
 
-  static std::unique_ptr<core::kafka::producer> make_producer(asio::io_context& io, const kafka_config& k) {
+  static std::unique_ptr<core::kafka::producer> make_producer(asio::io_context& io, const kafka_config& k,
+                                                              const flow_config& f) {
     core::kafka::producer_options popts;
     popts.client_id = "pokeflow-api";
     popts.message_timeout = 10s;  // the relay retries a failed round itself
+    popts.linger = f.linger;
     return std::make_unique<core::kafka::producer>(io, k, popts);
   }
 
-  // Create batches may use every connection but one, so GET, PUT, DELETE, the relay, the
-  // stats loop, readiness and the dashboard (which share the pool) are never starved by a
-  // burst of creations.
-  int max_create_flushers() const { return std::max(1, pgc.pool_size - 1); }
+  static pg_config background_pool_config(pg_config p) {
+    p.pool_size = 2;  // the relay's round and the stats sample, never waiting for each other
+    return p;
+  }
 
-  impl(core::role_context c, api_config a, pg_config p, kafka_config k)
+  // Create batches may use every connection but one, so GET, PUT, DELETE, readiness and the
+  // dashboard (which share the pool) are never starved by a burst of creations.
+  int max_create_flushers() const { return std::max(1, pgc.pool_size - 1); }
+  // Transitions come from a few updater connections at a steady pace: half the pool lets one
+  // batch fill while another is written, and leaves room for creations.
+  int max_transition_flushers() const { return std::max(1, pgc.pool_size / 2); }
+
+  impl(core::role_context c, api_config a, pg_config p, kafka_config k, const flow_config& f)
       : ctx(c),
         cfg(std::move(a)),
         pgc(std::move(p)),
         kafka(std::move(k)),
         pool(ctx.io.get_executor(), pgc),
-        producer(make_producer(ctx.io, kafka)),
+        bg_pool(ctx.io.get_executor(), background_pool_config(pgc)),
+        producer(make_producer(ctx.io, kafka, f)),
         server(std::make_shared<http::server>(ctx.io, ctx.metrics, "api", http::server_limits::from(cfg))),
-        stats(ctx.io, pool, ctx.metrics),
+        stats(ctx.io, bg_pool, ctx.metrics),
         dash(std::make_shared<web::dashboard>(ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups,
                                                                               stats.backlog, stats.oldest_age,
                                                                               ctx.metrics, ctx.log})),
-        relay(ctx.io, pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval}) {
+        relay(ctx.io, bg_pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval, f.linger}) {
     batcher = std::make_shared<create_batcher>(ctx.io, pool, ctx.metrics,
                                                create_batcher::options{kafka.orders_topic, max_create_flushers(), 256},
                                                [this] { relay.wake(); });
+    transitions = std::make_shared<transition_batcher>(
+        ctx.io, pool, ctx.metrics, transition_batcher::options{max_transition_flushers(), 256, 5});
     handlers = std::make_unique<order_handlers>(order_handlers::deps{
-        cfg, pool, *batcher, *dash, ctx.metrics, [this]() -> std::optional<web::failure> { return not_ready(); }});
+        cfg, pool, *batcher, *transitions, *dash, ctx.metrics, [this]() -> std::optional<web::failure> { return not_ready(); }});
   }
 
   // Until migrations ran, the tables may not exist: say so instead of a 500.
@@ -129,8 +144,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafka)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka))) {
+api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafka, flow_config flow)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka), flow)) {
   auto* p = impl_.get();
   auto* h = p->handlers.get();
   auto& s = *p->server;
@@ -177,7 +192,7 @@ void api::stop() noexcept {
 
 bool api::stopped() const noexcept {
   return impl_->running_tasks == 0 && impl_->relay_task.finished() && impl_->stats_task.finished() &&
-         impl_->batcher->idle() && impl_->server->stopped() && impl_->dash->stopped();
+         impl_->batcher->idle() && impl_->transitions->idle() && impl_->server->stopped() && impl_->dash->stopped();
 }
 
 std::uint16_t api::port() const noexcept { return impl_->server->port(); }

@@ -1,5 +1,6 @@
 #include "roles/api/create_batcher.hpp"
 
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -33,6 +34,7 @@ struct create_batcher::pending {
   std::optional<order> out;
   pg::result error;             // a failure once the batch failed for this order
   bool abandoned = false;       // the waiter is gone: do not start writing it
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
   asio::steady_timer done;      // cancelled when out or error is set
   bool finished() const noexcept { return out.has_value() || !error.ok(); }
 };
@@ -51,7 +53,19 @@ create_batcher::create_batcher(asio::io_context& io, pg::pool& pool, core::metri
                                          "Group-commit batches refused for a non-transient reason and written "
                                          "again order by order")),
       task_failures_(metrics.get_counter("pokeflow_api_task_failures_total",
-                                         "Exceptions caught in the api's background tasks", {{"task", "create_batch"}})) {
+                                         "Exceptions caught in the api's background tasks", {{"task", "create_batch"}})),
+      queued_(metrics.get_histogram("pokeflow_create_phase_seconds",
+                                    "Where POST /orders spends its time: queued for a batch, waiting for a "
+                                    "connection, the INSERT statement with its commit",
+                                    {{"phase", "queued"}})),
+      acquire_(metrics.get_histogram("pokeflow_create_phase_seconds",
+                                     "Where POST /orders spends its time: queued for a batch, waiting for a "
+                                     "connection, the INSERT statement with its commit",
+                                     {{"phase", "acquire"}})),
+      statement_(metrics.get_histogram("pokeflow_create_phase_seconds",
+                                       "Where POST /orders spends its time: queued for a batch, waiting for a "
+                                       "connection, the INSERT statement with its commit",
+                                       {{"phase", "statement"}})) {
   if (opts_.max_flushers < 1) opts_.max_flushers = 1;
   if (opts_.max_batch < 1) opts_.max_batch = 1;
 }
@@ -86,6 +100,8 @@ asio::awaitable<void> create_batcher::flush() {
       if (!p->abandoned) batch.push_back(std::move(p));
     }
     if (batch.empty()) continue;
+    const auto started = std::chrono::steady_clock::now();
+    for (const auto& p : batch) queued_.observe(std::chrono::duration<double>(started - p->queued_at).count());
     try {
       co_await write(batch);
     } catch (const std::exception& e) {
@@ -143,13 +159,17 @@ asio::awaitable<pg::result> create_batcher::insert(std::span<const std::shared_p
     co_return f;  // invalid: write() retries one by one, so only the guilty order fails
   }
   args.emplace_back(opts_.topic);
+  const auto t0 = std::chrono::steady_clock::now();
   auto c = co_await pool_.acquire();
+  const auto t1 = std::chrono::steady_clock::now();
+  acquire_.observe(std::chrono::duration<double>(t1 - t0).count());
   if (!c) {
     for (const auto& b : batch) b->error = c.error();
     co_return c.error();
   }
   auto r = co_await c->query(sql::create_orders, std::move(args));
   c.release();
+  statement_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
   if (!r) {
     for (const auto& b : batch) b->error = r;
     co_return r;

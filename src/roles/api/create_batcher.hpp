@@ -73,6 +73,11 @@ class create_batcher : public std::enable_shared_from_this<create_batcher> {
   core::metrics::histogram& batch_size_;
   core::metrics::counter& split_batches_;
   core::metrics::counter& task_failures_;
+  // Where a creation's time goes (pokeflow_create_phase_seconds): queued until its batch starts, waiting
+  // for a pool connection, the statement with its commit.
+  core::metrics::histogram& queued_;
+  core::metrics::histogram& acquire_;
+  core::metrics::histogram& statement_;
 };
 
 }  // namespace pokeflow::roles::api

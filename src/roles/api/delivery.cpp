@@ -6,7 +6,8 @@
 
 namespace pokeflow::roles::api {
 
-batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t requests) {
+batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t requests,
+                             bool absence_is_an_answer) {
   batch_mapping out;
   out.row_of.assign(requests, std::nullopt);
   std::vector<int> times_named(requests, 0);
@@ -22,6 +23,7 @@ batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t
   }
   for (std::size_t req = 0; req < requests; ++req) {
     if (times_named[req] == 0) {
+      if (absence_is_an_answer) continue;
       out.problems.push_back("no row for ordinal " + std::to_string(req + 1));
     } else if (times_named[req] > 1) {
       out.row_of[req].reset();
@@ -30,6 +32,32 @@ batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t
     }
   }
   return out;
+}
+
+std::vector<std::size_t> pick_distinct(std::span<const std::int64_t> queued_ids, const std::set<std::int64_t>& busy,
+                                       std::size_t max) {
+  std::vector<std::size_t> out;
+  std::set<std::int64_t> taken;
+  for (std::size_t i = 0; i < queued_ids.size() && out.size() < max; ++i) {
+    auto id = queued_ids[i];
+    if (busy.count(id) || !taken.insert(id).second) continue;
+    out.push_back(i);
+  }
+  return out;
+}
+
+transition_verdict judge_transition(bool found, bool applied, order_state current, order_state target) noexcept {
+  if (!found) return transition_verdict::not_found;
+  if (applied) return transition_verdict::applied;
+  switch (check_transition(current, target)) {
+    case transition_outcome::applied:
+      return transition_verdict::stale;  // read pending, yet the guarded UPDATE did not move it
+    case transition_outcome::unchanged:
+      return current == order_state::pending ? transition_verdict::stale : transition_verdict::unchanged;
+    case transition_outcome::conflict:
+      return transition_verdict::conflict;
+  }
+  return transition_verdict::stale;
 }
 
 bool retry_one_by_one(core::pg::error_kind failure, std::size_t batch_size) noexcept {

@@ -1,16 +1,18 @@
 #pragma once
 // The api's at-least-once decisions as pure functions (no I/O, no Asio), so their edge cases
-// are unit-tested: which result row belongs to which waiting request of a group-commit batch,
-// when a failed batch is retried order by order, and which outbox rows a relay round may
-// delete.
+// are unit-tested: which result row belongs to which waiting request of a group-commit batch
+// (creations and guarded transitions), which queued transitions may share a batch, when a
+// failed batch is retried request by request, and which outbox rows a relay round may delete.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/pg/result.hpp"
+#include "pokeflow/order.hpp"
 
 namespace pokeflow::roles::api {
 
@@ -27,8 +29,32 @@ struct batch_mapping {
 // `ordinals[row]` is the 1-based position in the batch that result row says it belongs to
 // (the statement's WITH ORDINALITY column); `requests` is the batch's size. Mapping is by
 // that explicit ordinal only, never by row order or id order. A request named by two rows
-// gets no row: which id is its own cannot be known.
-batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t requests);
+// gets no row: which id is its own cannot be known. With `absence_is_an_answer` (a guarded
+// transition: no row means no such order) a request without a row is not a problem.
+batch_mapping map_batch_rows(std::span<const std::int64_t> ordinals, std::size_t requests,
+                             bool absence_is_an_answer = false);
+
+// Which queued transition requests go into the next batch: at most `max`, in queue order,
+// skipping any whose order id is already taken by an earlier pick or by a batch in flight
+// (`busy`). Two requests for one order never share a statement (an UPDATE ... FROM with two
+// input rows for one row applies an arbitrary one), and two concurrent batches never touch
+// one row (so they cannot deadlock on each other); the skipped ones wait for a later batch.
+// Returns positions in `queued_ids`, ascending.
+std::vector<std::size_t> pick_distinct(std::span<const std::int64_t> queued_ids, const std::set<std::int64_t>& busy,
+                                       std::size_t max);
+
+// What one request of a batched guarded transition gets, from its row (if any).
+enum class transition_verdict {
+  applied,    // this statement moved the order: 200
+  unchanged,  // already in the requested state (a redelivery): 200
+  conflict,   // terminal in another state: 409
+  not_found,  // no such order: 404
+  stale,      // the row still read pending but the guarded UPDATE did not move it: a concurrent
+              // writer committed meanwhile; run the request again (it then sees the new state)
+};
+// `found`: the batch returned a row for the request; `applied`: that row's applied flag;
+// `current`: the row's state; `target`: the requested state.
+transition_verdict judge_transition(bool found, bool applied, order_state current, order_state target) noexcept;
 
 // A batch that failed for a reason that does not go away on retry (a value PostgreSQL
 // refuses, a constraint) may have failed because of one order: write its orders one by one so

@@ -9,6 +9,7 @@
 #include "roles/api/create_batcher.hpp"
 #include "roles/api/order_row.hpp"
 #include "roles/api/sql.hpp"
+#include "roles/api/transition_batcher.hpp"
 #include "roles/api/web_dashboard.hpp"
 
 namespace pokeflow::roles::api {
@@ -180,44 +181,37 @@ asio::awaitable<http::response> order_handlers::update(http::request& req) {
   auto parsed = json::parse_state_update(req.body);
   if (auto* errs = std::get_if<json::validation_errors>(&parsed)) co_return validation(std::move(*errs));
   auto target = std::get<order_state>(parsed);
-  auto c = co_await d_.pool.acquire();
-  if (!c) co_return web::to_response(db_failure(c.error()));
-  // A concurrent writer can make the second branch see a stale 'pending'; the rerun then
-  // sees the committed state.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto r = co_await c->query(sql::transition, pg::params(*id, to_string(target)));
-    if (!r) co_return web::to_response(db_failure(r));
-    if (r.rows() == 0) co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
-    auto o = order_from_row(r, 0);
-    bool applied = r.get(0, "applied") == "t";
-    if (applied) {
+  // Shares a statement and a transaction with the other PUTs waiting now (transition_batcher).
+  auto r = co_await d_.transitions.submit(*id, target);
+  if (!r.error.ok()) co_return web::to_response(db_failure(r.error));
+  if (r.contended || !r.verdict) {
+    auto busy = http::response::error(503, "order " + std::to_string(*id) + " is contended, retry");
+    busy.headers.emplace("Retry-After", "1");
+    co_return busy;
+  }
+  switch (*r.verdict) {
+    case transition_verdict::not_found:
+    case transition_verdict::stale:  // never returned: the batcher runs it again or says contended
+      break;
+    case transition_verdict::applied:
       transitions_applied_.inc();
-      api_log.debug("order state changed", {{"order_id", o.id}, {"state", to_string(o.state)}});
-      co_return http::response::json(200, json::encode_order(o));
-    }
-    switch (check_transition(o.state, target)) {
-      case transition_outcome::applied:
-        continue;  // stale snapshot: still pending, retry
-      case transition_outcome::unchanged: {
-        transitions_unchanged_.inc();
-        co_await c->query(sql::count_redelivery, pg::params(*id));
-        co_return http::response::json(200, json::encode_order(o));
-      }
-      case transition_outcome::conflict: {
-        transitions_conflict_.inc();
-        co_await c->query(sql::count_conflict, pg::params(*id));
-        api_log.info("refused state change of a terminal order",
-                        {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
-        co_return http::response::json(
-            409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
-                                           "; terminal states never change",
-                                       o.state));
-      }
+      api_log.debug("order state changed", {{"order_id", *id}, {"state", to_string(target)}});
+      co_return http::response::json(200, json::encode_order(*r.current));
+    case transition_verdict::unchanged:
+      transitions_unchanged_.inc();
+      co_return http::response::json(200, json::encode_order(*r.current));
+    case transition_verdict::conflict: {
+      transitions_conflict_.inc();
+      const auto& o = *r.current;
+      api_log.info("refused state change of a terminal order",
+                   {{"order_id", o.id}, {"state", to_string(o.state)}, {"requested", to_string(target)}});
+      co_return http::response::json(
+          409, json::encode_conflict("order " + std::to_string(o.id) + " is already " + to_string(o.state) +
+                                         "; terminal states never change",
+                                     o.state));
     }
   }
-  auto busy = http::response::error(503, "order " + std::to_string(*id) + " is contended, retry");
-  busy.headers.emplace("Retry-After", "1");
-  co_return busy;
+  co_return http::response::error(404, "order " + std::to_string(*id) + " not found");
 }
 
 asio::awaitable<http::response> order_handlers::remove_all(http::request& req) {

@@ -1,6 +1,6 @@
 #pragma once
 // The api's JSON HTTP handlers (POST/GET/PUT/DELETE /orders...): parse and validate the
-// request, call the database (directly, or through the create batcher), map the outcome to a
+// request, call the database (directly, or through the create and transition batchers), map the outcome to a
 // status. A database that is down, slow or overloaded is 503 with Retry-After; an order the
 // database refuses is 422; anything else is a logged 500.
 #include <cstdint>
@@ -26,6 +26,7 @@ class pool;
 namespace pokeflow::roles::api {
 
 class create_batcher;
+class transition_batcher;
 
 // 503 + Retry-After for a database that is down, slow or overloaded; 500 (logged) otherwise.
 web::failure db_failure(const core::pg::result& r);
@@ -38,6 +39,7 @@ class order_handlers {
     const api_config& cfg;
     core::pg::pool& pool;
     create_batcher& batcher;
+    transition_batcher& transitions;
     web::dashboard& dash;
     core::metrics::registry& metrics;
     // Set while the schema is not migrated yet: the failure to answer with.

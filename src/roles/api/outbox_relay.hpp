@@ -28,6 +28,9 @@ class outbox_relay {
   struct options {
     int batch = 500;                               // rows per round
     std::chrono::milliseconds interval{50};        // poll interval when idle
+    // After a round, a wake waits this long before the next one (--kafka-linger), so rows of
+    // several create batches go out in one produce request instead of one round each.
+    std::chrono::milliseconds linger{5};
   };
   outbox_relay(boost::asio::io_context& io, core::pg::pool& pool, core::kafka::producer& producer,
                core::metrics::registry& metrics, options opts);
@@ -51,7 +54,8 @@ class outbox_relay {
   options opts_;
   boost::asio::steady_timer wake_;
   bool stopping_ = false;
-  bool woken_ = false;  // wake() since the current round began
+  bool woken_ = false;      // wake() since the current round began
+  bool lingering_ = false;  // waiting out a linger: wake() does not cut it short
   core::metrics::counter& published_;
   core::metrics::counter& errors_;
 };

@@ -1,6 +1,7 @@
 #pragma once
 // Once a second: the outbox's backlog and the age of its oldest row into two gauges
-// (/metrics, /dashboard and the chaos suite's "outbox drained" probe read them).
+// (/metrics, /dashboard and the chaos suite's "outbox drained" probe read them), from index
+// probes on the outbox's primary key, not a count of its rows (sql::outbox_stats says why).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

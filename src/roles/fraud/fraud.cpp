@@ -9,13 +9,13 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/json/codec.hpp"
+#include "core/kafka/commit_plan.hpp"
 #include "core/kafka/consumer.hpp"
 #include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
 #include "pokeflow/errors.hpp"
 #include "core/fraud_rules.hpp"
-#include "roles/fraud/commit.hpp"
 
 namespace pokeflow::roles::fraud {
 
@@ -26,6 +26,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
   fraud_config cfg;
   kafka_config kafka;
+  flow_config flow;
   fraud_rules rules;
   std::unique_ptr<core::kafka::producer> producer;
   std::unique_ptr<core::kafka::consumer> consumer;
@@ -34,6 +35,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   bool done = false;
   core::task_handle task;
   std::set<core::kafka::topic_partition> revoked;  // since the current batch was fetched
+  core::kafka::commit_pacer pacer;                 // finished offsets not committed yet
 
   core::metrics::counter& consumed;
   core::metrics::counter& produced;
@@ -42,10 +44,12 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   core::metrics::counter& success;
   core::metrics::counter& rejected;
 
-  impl(core::role_context c, fraud_config f, kafka_config k)
+  impl(core::role_context c, fraud_config f, kafka_config k, flow_config fl)
       : ctx(c),
         cfg(std::move(f)),
         kafka(std::move(k)),
+        flow(fl),
+        pacer(flow.commit_interval, static_cast<std::size_t>(flow.commit_every)),
         consumed(ctx.metrics.get_counter("pokeflow_messages_consumed_total", "Kafka messages consumed",
                                          {{"role", "fraud"}, {"topic", kafka.orders_topic}})),
         produced(ctx.metrics.get_counter("pokeflow_messages_produced_total", "Kafka messages produced",
@@ -63,7 +67,9 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     } catch (const std::exception& e) {
       throw config_error(std::string("--fraud-rules: ") + e.what());
     }
-    producer = std::make_unique<core::kafka::producer>(ctx.io, kafka);
+    core::kafka::producer_options popts;
+    popts.linger = flow.linger;
+    producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
     core::kafka::consumer_options opts;
     opts.group_id = cfg.group;
     consumer = std::make_unique<core::kafka::consumer>(ctx.io, kafka, opts);
@@ -152,19 +158,22 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // Records the batch's acknowledged prefix; commits what is waiting when the pacer says so.
   asio::awaitable<void> commit_done(const std::vector<pending>& items) {
-    std::vector<handled_message> handled;
+    std::vector<core::kafka::handled_message> handled;
     handled.reserve(items.size());
     for (const auto& p : items) handled.push_back({{p.in->topic, p.in->partition}, p.in->offset, p.done});
-    auto plan = acknowledged_prefix(handled, revoked);
-    if (plan.empty()) co_return;
-    std::vector<core::kafka::consumer::offset> offsets;
-    offsets.reserve(plan.size());
-    for (auto& c : plan) offsets.push_back({std::move(c.tp.topic), c.tp.partition, c.next_offset});
-    if (auto err = co_await consumer->commit(offsets)) {
-      // Not fatal: the messages are re-delivered and re-decided identically.
+    auto plan = core::kafka::acknowledged_prefix(handled, revoked);
+    pacer.record(plan, items.size(), core::kafka::commit_pacer::clock::now());
+    co_await commit_if_due(false);
+  }
+
+  // Commits the waiting offsets if the pacer says so, or whatever is waiting if `now_anyway`.
+  asio::awaitable<void> commit_if_due(bool now_anyway) {
+    // Not fatal: the next commit carries these offsets again; meanwhile a crash re-delivers
+    // them and they are re-decided identically.
+    if (auto err = co_await core::kafka::commit_paced(*consumer, pacer, now_anyway))
       ctx.log.warn("offset commit failed", {{"error", err->message}});
-    }
   }
 
   void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
@@ -173,6 +182,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
       if (ev.what != core::kafka::rebalance_event::kind::assigned) {
         revoked.insert(ev.partitions.begin(), ev.partitions.end());
+        pacer.forget(ev.partitions);
         core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
       }
       ctx.log.info("rebalance", {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned"
@@ -186,7 +196,10 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
       revoked.clear();
       auto batch = co_await consumer->next_batch(500, 250ms);
       update_lag();
-      if (batch.empty()) continue;
+      if (batch.empty()) {
+        co_await commit_if_due(false);
+        continue;
+      }
       consumed.inc(static_cast<double>(batch.size()));
       std::vector<pending> items;
       items.reserve(batch.size());
@@ -203,6 +216,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
     std::exception_ptr failure;
     try {
       co_await consume();
+      co_await commit_if_due(true);  // a clean stop commits what finished
     } catch (...) {
       failure = std::current_exception();
     }
@@ -214,8 +228,8 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka))) {
+fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka, flow_config flow)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka), flow)) {
   auto p = impl_.get();
   ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->consumer->ping();

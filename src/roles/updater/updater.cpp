@@ -14,6 +14,8 @@
 #include "core/kafka/lag_metrics.hpp"
 #include "core/kafka/producer.hpp"
 #include "core/log.hpp"
+#include "core/kafka/commit_plan.hpp"
+#include "roles/updater/key_window.hpp"
 #include "roles/updater/outcome.hpp"
 
 namespace pokeflow::roles::updater {
@@ -26,6 +28,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
   updater_config cfg;
   kafka_config kafka;
+  flow_config flow;
   std::unique_ptr<core::kafka::consumer> consumer;
   std::unique_ptr<core::kafka::producer> producer;  // dead letters only
   http::client client;
@@ -33,17 +36,26 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   bool done = false;
   core::task_handle task;
   std::vector<std::shared_ptr<asio::steady_timer>> sleepers;
+  key_window window;  // which consumed decisions may run, which offsets are finished
+  std::map<key_window::seq_t, std::shared_ptr<const core::kafka::message>> inbox;  // tracked, not finished
+  core::kafka::commit_pacer pacer;    // finished offsets not committed yet
+  std::size_t finished_uncounted = 0;  // finished since the last pacer.record
+  asio::steady_timer progress{ctx.io};  // cancelled whenever a decision finishes
+  std::exception_ptr failure;           // the first decision task that threw
 
   core::metrics::counter& consumed;
   core::metrics::counter& applied;
   core::metrics::counter& dead_lettered;
   core::metrics::counter& retried;
 
-  impl(core::role_context c, updater_config u, kafka_config k)
+  impl(core::role_context c, updater_config u, kafka_config k, flow_config f)
       : ctx(c),
         cfg(std::move(u)),
         kafka(std::move(k)),
-        client(ctx.io, cfg.api_url, http::client_options{static_cast<std::size_t>(cfg.concurrency), 1u << 20}),
+        flow(f),
+        client(ctx.io, cfg.api_url, http::client_options{static_cast<std::size_t>(flow.updater_concurrency), 1u << 20}),
+        window(static_cast<std::size_t>(flow.updater_window), static_cast<std::size_t>(flow.updater_concurrency)),
+        pacer(flow.commit_interval, static_cast<std::size_t>(flow.commit_every)),
         consumed(ctx.metrics.get_counter("pokeflow_messages_consumed_total", "Kafka messages consumed",
                                          {{"role", "updater"}, {"topic", kafka.states_topic}})),
         applied(ctx.metrics.get_counter("pokeflow_updates_applied_total",
@@ -57,6 +69,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     consumer = std::make_unique<core::kafka::consumer>(ctx.io, kafka, opts);
     core::kafka::producer_options popts;
     popts.client_id = "pokeflow-updater";
+    popts.linger = flow.linger;
     producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
   }
 
@@ -138,96 +151,134 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     co_return false;
   }
 
-  // One partition's messages in order; returns the next offset to commit (or -1 for none).
-  asio::awaitable<std::int64_t> run_partition(std::vector<const core::kafka::message*> msgs) {
-    std::int64_t next = -1;
-    for (const auto* m : msgs) {
-      std::string error;
-      auto r = co_await apply(*m, error);
-      if (r == outcome::retry) break;
-      if (r == outcome::dead_letter && !co_await dead_letter(*m, error)) break;
-      if (r == outcome::done) applied.inc();
-      next = m->offset + 1;
+  // One decision: applied (or dead-lettered) is done; false when it gave up (stopping).
+  asio::awaitable<bool> handle(const core::kafka::message& m) {
+    std::string error;
+    auto r = co_await apply(m, error);
+    if (r == outcome::retry) co_return false;
+    if (r == outcome::dead_letter && !co_await dead_letter(m, error)) co_return false;
+    if (r == outcome::done) applied.inc();
+    co_return true;
+  }
+
+  // Starts every message the window allows now; each reports back through finished().
+  void start_ready() {
+    for (auto seq : window.startable()) {
+      auto it = inbox.find(seq);
+      if (it == inbox.end()) {  // cannot happen: a startable ticket is tracked
+        window.finish(seq, false);
+        continue;
+      }
+      auto m = it->second;
+      asio::co_spawn(ctx.io, handle(*m), [this, seq, m](std::exception_ptr e, bool ok) {
+        // A task that threw fails the loop (supervised: exit 70) once every sibling is back;
+        // the rest stop retrying, and nothing past it is committed.
+        if (e) {
+          if (!failure) failure = e;
+          stopping = true;
+          for (auto& t : sleepers) t->cancel();
+        }
+        window.finish(seq, ok && !e);
+        if (ok && !e) ++finished_uncounted;
+        inbox.erase(seq);
+        if (!stopping) start_ready();
+        progress.cancel();
+      });
     }
-    co_return next;
+  }
+
+  // Moves finished prefixes to the pacer; commits what is waiting when due (or `now_anyway`).
+  asio::awaitable<void> commit_finished(bool now_anyway) {
+    auto plan = window.release_prefix();
+    if (!plan.empty()) {
+      pacer.record(plan, finished_uncounted, core::kafka::commit_pacer::clock::now());
+      finished_uncounted = 0;
+    }
+    // Not fatal: the next commit carries them again; meanwhile a crash re-delivers them, and
+    // the api answers a repeated decision 200 (already in that state) or 409 (never a flip).
+    if (auto err = co_await core::kafka::commit_paced(*consumer, pacer, now_anyway))
+      ctx.log.warn("offset commit failed", {{"error", err->message}});
   }
 
   void update_lag() { core::kafka::export_lag(ctx.metrics, cfg.group, consumer->lag()); }
 
   asio::awaitable<void> consume() {
     consumer->on_rebalance([this](const core::kafka::rebalance_event& ev) {
-      if (ev.what != core::kafka::rebalance_event::kind::assigned)
+      if (ev.what != core::kafka::rebalance_event::kind::assigned) {
         core::kafka::clear_lag(ctx.metrics, cfg.group, ev.partitions);
+        // Not ours any more: waiting messages are dropped (the new owner re-reads them from
+        // the committed offset); running ones finish, and their result is ignored.
+        for (auto seq : window.forget(ev.partitions)) inbox.erase(seq);
+        pacer.forget(ev.partitions);
+      }
       ctx.log.info("rebalance",
                       {{"event", ev.what == core::kafka::rebalance_event::kind::assigned ? "assigned" : "revoked"},
                        {"partitions", static_cast<std::int64_t>(ev.partitions.size())}});
     });
     consumer->subscribe({kafka.states_topic});
-    ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url}});
-    while (!stopping) {
-      auto batch = co_await consumer->next_batch(500, 250ms);
-      update_lag();
-      if (batch.empty()) continue;
-      consumed.inc(static_cast<double>(batch.size()));
-      // Per-order ordering holds because an order's messages share a key, hence a partition,
-      // and each partition is applied sequentially; partitions proceed concurrently.
-      std::map<core::kafka::topic_partition, std::vector<const core::kafka::message*>> by_partition;
-      for (const auto& m : batch) by_partition[{m.topic, m.partition}].push_back(&m);
-      std::vector<std::pair<core::kafka::topic_partition, std::int64_t>> results;
-      int running = 0;
-      std::exception_ptr failure;  // the first partition task that threw
-      auto all_done = std::make_shared<asio::steady_timer>(ctx.io, asio::steady_timer::time_point::max());
-      for (auto& [tp, msgs] : by_partition) {
-        ++running;
-        // A partition task is joined here: what it throws fails this loop (supervised), after
-        // every sibling finished, so no frame outlives the batch it points into.
-        asio::co_spawn(ctx.io, run_partition(msgs),
-                       [this, tp, &results, &running, &failure, all_done](std::exception_ptr e, std::int64_t next) {
-                         if (e) {
-                           if (!failure) failure = e;
-                           // The loop fails once every sibling is back: make them stop retrying.
-                           stopping = true;
-                           for (auto& t : sleepers) t->cancel();
-                         } else {
-                           results.emplace_back(tp, next);
-                         }
-                         if (--running == 0) all_done->cancel();
-                       });
+    ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url},
+                                     {"concurrency", flow.updater_concurrency}, {"window", flow.updater_window}});
+    boost::system::error_code ec;
+    std::exception_ptr loop_error;  // the consumer itself failed (fatal Kafka error)
+    try {
+      while (!stopping) {
+        if (window.room() == 0) {
+          // The window is full: wait for a message to finish (bounded, to keep committing).
+          progress.expires_after(250ms);
+          co_await progress.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+          // While decisions run, poll briefly so finished prefixes are committed on time.
+          // (Computed outside the co_await: GCC 12 mishandles a conditional's temporary there.)
+          const std::chrono::milliseconds wait = window.running() > 0 ? 20ms : 250ms;
+          const std::size_t room = window.room();
+          auto batch = co_await consumer->next_batch(room, wait);
+          update_lag();
+          consumed.inc(static_cast<double>(batch.size()));
+          for (auto& m : batch) {
+            auto seq = window.admit({m.topic, m.partition}, m.offset, m.key.value_or(""));
+            inbox.emplace(seq, std::make_shared<core::kafka::message>(std::move(m)));
+          }
+          start_ready();
+        }
+        if (!stopping) co_await commit_finished(false);
       }
-      boost::system::error_code ec;
-      while (running > 0) co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (failure) std::rethrow_exception(failure);
-      std::vector<core::kafka::consumer::offset> offsets;
-      for (const auto& [tp, next] : results)
-        if (next >= 0) offsets.push_back({tp.topic, tp.partition, next});
-      if (!offsets.empty()) {
-        if (auto err = co_await consumer->commit(offsets))
-          ctx.log.warn("offset commit failed", {{"error", err->message}});
-      }
+    } catch (...) {
+      loop_error = std::current_exception();
+      stopping = true;
+      for (auto& t : sleepers) t->cancel();
     }
+    // Every running decision comes back (they stop retrying) before the loop ends.
+    while (window.running() > 0) {
+      progress.expires_after(250ms);
+      co_await progress.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    // The decision tasks point into this object: none may outlive the loop.
+    if (loop_error) std::rethrow_exception(loop_error);
+    if (failure) std::rethrow_exception(failure);
+    co_await commit_finished(true);  // a clean stop commits what finished
   }
 
-  // Supervised with on_failure::exit: a failure leaves the group without committing the
-  // batch in hand, and a fresh process re-reads from the committed offsets.
+  // Supervised with on_failure::exit: a failure leaves the group without committing what is
+  // in hand, and a fresh process re-reads from the committed offsets.
   asio::awaitable<void> loop() {
     auto self = shared_from_this();
-    std::exception_ptr failure;
+    std::exception_ptr error;
     try {
       co_await consume();
     } catch (...) {
-      failure = std::current_exception();
+      error = std::current_exception();
     }
     co_await consumer->close(5s);
     co_await producer->flush(5s);
     client.close();
     done = true;
     ctx.log.info("updater stopped", {});
-    if (failure) std::rethrow_exception(failure);
+    if (error) std::rethrow_exception(error);
   }
 };
 
-updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka))) {
+updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka, flow_config flow)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka), flow)) {
   auto* p = impl_.get();
   ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->consumer->ping();
@@ -249,6 +300,7 @@ void updater::run() {
 
 void updater::stop() noexcept {
   impl_->stopping = true;
+  impl_->progress.cancel();
   for (auto& t : impl_->sleepers) t->cancel();
 }
 

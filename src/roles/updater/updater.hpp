@@ -4,12 +4,13 @@
 
 #include "core/runtime.hpp"
 #include "pokeflow/config.hpp"
+#include "pokeflow/flow_config.hpp"
 
 namespace pokeflow::roles::updater {
 
 class updater : public core::service {
  public:
-  updater(core::role_context ctx, updater_config cfg, kafka_config kafka);
+  updater(core::role_context ctx, updater_config cfg, kafka_config kafka, flow_config flow);
   ~updater() override;
   updater(const updater&) = delete;
   updater& operator=(const updater&) = delete;
