@@ -35,7 +35,7 @@ int run_migrate(const pg_config& pg) {
   return 0;
 }
 
-int run_roles(const app_config& cfg, const flow_config& flow) {
+int run_roles(const app_config& cfg) {
   core::metrics::registry metrics;
   core::register_process_metrics(metrics);
   core::runtime rt(cfg.shutdown_timeout, metrics);
@@ -63,9 +63,9 @@ int run_roles(const app_config& cfg, const flow_config& flow) {
     core::role_context rc = ctx;
     rc.log = core::log::logger(to_string(r));
     switch (r) {
-      case role::api: rt.add(std::make_shared<roles::api::api>(rc, cfg.api, cfg.pg, cfg.kafka, flow)); break;
-      case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(rc, cfg.fraud, cfg.kafka, flow)); break;
-      case role::updater: rt.add(std::make_shared<roles::updater::updater>(rc, cfg.updater, cfg.kafka, flow)); break;
+      case role::api: rt.add(std::make_shared<roles::api::api>(rc, cfg.api, cfg.pg, cfg.kafka)); break;
+      case role::fraud: rt.add(std::make_shared<roles::fraud::fraud>(rc, cfg.fraud, cfg.kafka)); break;
+      case role::updater: rt.add(std::make_shared<roles::updater::updater>(rc, cfg.updater, cfg.kafka)); break;
       case role::reverser: rt.add(std::make_shared<roles::reverser::reverser>(rc, cfg.reverser, cfg.pg, cfg.kafka.orders_topic)); break;
       case role::loadgen: rt.add(std::make_shared<roles::loadgen::loadgen>(rc, cfg.loadgen)); break;
     }
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
         return core::kafka::run_topics_command(cfg.kafka, parsed.topics.verb, opts);
       }
       case core::cli::command::verify: return roles::verify::run(cfg, parsed.verify);
-      case core::cli::command::roles: return run_roles(cfg, parsed.flow);
+      case core::cli::command::roles: return run_roles(cfg);
     }
   } catch (const config_error& e) {
     std::cerr << "pokeflow: " << e.what() << "\n";

@@ -39,6 +39,14 @@ struct kafka_config {
   std::string orders_topic = "poke-orders";
   std::string states_topic = "poke-orders-state";
   std::string dlq_topic = "poke-orders-dlq";
+  // Producers wait this long for more messages before sending a request (librdkafka
+  // linger.ms): under load a produce request carries many messages.
+  std::chrono::milliseconds linger{5};
+  // Consumers (fraud, updater) commit finished offsets when the oldest uncommitted progress
+  // is this old or this many messages finished, not after every small batch; a crash
+  // re-delivers at most that much (absorbed idempotently). 0 commits after every batch.
+  std::chrono::milliseconds commit_interval{500};
+  int commit_every = 1000;
 };
 
 struct admin_config {
@@ -83,7 +91,11 @@ struct updater_config {
   std::string group = "order-updater";
   std::string api_url = "http://127.0.0.1:8000";
   std::string token = "pokeflow-dev-token";
-  int concurrency = 3;  // partitions worked on at once
+  // Decisions applied (PUTs in flight) at once; messages of one order stay in order.
+  int concurrency = 16;
+  // Messages consumed ahead and tracked until committed; bounds memory and what a crash
+  // re-delivers when one slow decision holds the committed offset back.
+  int window = 1000;
 };
 
 struct reverser_config {

@@ -181,11 +181,11 @@ parsed parse(int argc, const char* const* argv) {
   reg(app.add_option("--orders-topic", c.kafka.orders_topic, "Topic of new orders"), "Kafka");
   reg(app.add_option("--states-topic", c.kafka.states_topic, "Topic of fraud decisions"), "Kafka");
   reg(app.add_option("--dlq-topic", c.kafka.dlq_topic, "Dead-letter topic for poison messages"), "Kafka");
-  duration("--kafka-linger", result.flow.linger,
+  duration("--kafka-linger", result.config.kafka.linger,
            "Producers wait this long to fill a request with more messages (librdkafka linger.ms)", "Kafka");
-  duration("--kafka-commit-interval", result.flow.commit_interval,
+  duration("--kafka-commit-interval", result.config.kafka.commit_interval,
            "Consumers commit finished offsets at least this often; 0 = after every batch", "Kafka");
-  reg(app.add_option("--kafka-commit-every", result.flow.commit_every,
+  reg(app.add_option("--kafka-commit-every", result.config.kafka.commit_every,
                      "Consumers also commit once this many messages finished since the last commit")
           ->check(CLI::Range(1, 1000000)),
       "Kafka");
@@ -227,11 +227,11 @@ parsed parse(int argc, const char* const* argv) {
 
   // updater
   reg(app.add_option("--updater-group", c.updater.group, "Consumer group of the updater role"), "updater");
-  reg(app.add_option("--updater-concurrency", result.flow.updater_concurrency,
+  reg(app.add_option("--updater-concurrency", result.config.updater.concurrency,
                      "Decisions applied at once (PUTs in flight); one order's stay in order")
           ->check(CLI::Range(1, 256)),
       "updater");
-  reg(app.add_option("--updater-window", result.flow.updater_window,
+  reg(app.add_option("--updater-window", result.config.updater.window,
                      "Messages consumed ahead of the committed offset, at most")
           ->check(CLI::Range(1, 100000)),
       "updater");
@@ -377,8 +377,8 @@ parsed parse(int argc, const char* const* argv) {
   if (c.loadgen.user_ids.empty()) return fail("--user-ids: at least one user id is needed");
   if (c.reverser.interval.count() <= 0) return fail("--reverser-interval: must be positive");
   if (c.api.deadline.count() <= 0) return fail("--api-deadline: must be positive");
-  if (result.flow.linger.count() > 900000) return fail("--kafka-linger: at most 900s (librdkafka's bound)");
-  if (result.flow.updater_window < result.flow.updater_concurrency)
+  if (result.config.kafka.linger.count() > 900000) return fail("--kafka-linger: at most 900s (librdkafka's bound)");
+  if (result.config.updater.window < result.config.updater.concurrency)
     return fail("--updater-window: must be at least --updater-concurrency");
   if (c.pg.query_timeout.count() < 0) return fail("--pg-query-timeout: must not be negative");
   if (c.reverser.pending_timeout.count() <= 0) return fail("--reverser-timeout: must be positive");

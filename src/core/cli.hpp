@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "pokeflow/config.hpp"
-#include "pokeflow/flow_config.hpp"
 
 namespace pokeflow::core::cli {
 
@@ -25,7 +24,6 @@ struct parsed {
   command cmd = command::exit;
   int exit_code = 0;  // for command::exit
   app_config config;
-  flow_config flow;  // batching and pacing of the Kafka clients
   topics_args topics;
   verify_config verify;
 };

@@ -66,20 +66,20 @@ TEST_CASE("the Kafka clients' batching knobs parse, with their defaults and boun
   using namespace std::chrono_literals;
   auto d = argv_builder{"--role=updater"}.parse();
   REQUIRE(d.cmd == command::roles);
-  CHECK(d.flow.linger == 5ms);
-  CHECK(d.flow.commit_interval == 500ms);
-  CHECK(d.flow.commit_every == 1000);
-  CHECK(d.flow.updater_concurrency == 16);
-  CHECK(d.flow.updater_window == 1000);
+  CHECK(d.config.kafka.linger == 5ms);
+  CHECK(d.config.kafka.commit_interval == 500ms);
+  CHECK(d.config.kafka.commit_every == 1000);
+  CHECK(d.config.updater.concurrency == 16);
+  CHECK(d.config.updater.window == 1000);
   auto p = argv_builder{"--role=updater", "--kafka-linger=20ms", "--kafka-commit-interval=0", "--kafka-commit-every=50",
                         "--updater-concurrency=4", "--updater-window=8"}
                .parse();
   REQUIRE(p.cmd == command::roles);
-  CHECK(p.flow.linger == 20ms);
-  CHECK(p.flow.commit_interval == 0ms);
-  CHECK(p.flow.commit_every == 50);
-  CHECK(p.flow.updater_concurrency == 4);
-  CHECK(p.flow.updater_window == 8);
+  CHECK(p.config.kafka.linger == 20ms);
+  CHECK(p.config.kafka.commit_interval == 0ms);
+  CHECK(p.config.kafka.commit_every == 50);
+  CHECK(p.config.updater.concurrency == 4);
+  CHECK(p.config.updater.window == 8);
   CHECK(argv_builder{"--role=updater", "--updater-concurrency=32", "--updater-window=8"}.parse().exit_code == 2);
   CHECK(argv_builder{"--role=fraud", "--kafka-commit-every=0"}.parse().exit_code == 2);
   CHECK(argv_builder{"--role=api", "--kafka-linger=1h"}.parse().exit_code == 2);

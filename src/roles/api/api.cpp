@@ -58,12 +58,11 @@ struct api::impl : std::enable_shared_from_this<impl> {
   core::task_handle relay_task;
   core::task_handle stats_task;
 
-  static std::unique_ptr<core::kafka::producer> make_producer(asio::io_context& io, const kafka_config& k,
-                                                              const flow_config& f) {
+  static std::unique_ptr<core::kafka::producer> make_producer(asio::io_context& io, const kafka_config& k) {
     core::kafka::producer_options popts;
     popts.client_id = "pokeflow-api";
     popts.message_timeout = 10s;  // the relay retries a failed round itself
-    popts.linger = f.linger;
+    popts.linger = k.linger;
     return std::make_unique<core::kafka::producer>(io, k, popts);
   }
 
@@ -79,20 +78,20 @@ struct api::impl : std::enable_shared_from_this<impl> {
   // batch fill while another is written, and leaves room for creations.
   int max_transition_flushers() const { return std::max(1, pgc.pool_size / 2); }
 
-  impl(core::role_context c, api_config a, pg_config p, kafka_config k, const flow_config& f)
+  impl(core::role_context c, api_config a, pg_config p, kafka_config k)
       : ctx(c),
         cfg(std::move(a)),
         pgc(std::move(p)),
         kafka(std::move(k)),
         pool(ctx.io.get_executor(), pgc),
         bg_pool(ctx.io.get_executor(), background_pool_config(pgc)),
-        producer(make_producer(ctx.io, kafka, f)),
+        producer(make_producer(ctx.io, kafka)),
         server(std::make_shared<http::server>(ctx.io, ctx.metrics, "api", http::server_limits::from(cfg))),
         stats(ctx.io, bg_pool, ctx.metrics),
         dash(std::make_shared<web::dashboard>(ctx.io, web::dashboard::sources{pool, kafka, cfg.dashboard_groups,
                                                                               stats.backlog, stats.oldest_age,
                                                                               ctx.metrics, ctx.log})),
-        relay(ctx.io, bg_pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval, f.linger}) {
+        relay(ctx.io, bg_pool, *producer, ctx.metrics, {cfg.relay_batch, cfg.relay_interval, kafka.linger}) {
     batcher = std::make_shared<create_batcher>(ctx.io, pool, ctx.metrics,
                                                create_batcher::options{kafka.orders_topic, max_create_flushers(), 256},
                                                [this] { relay.wake(); });
@@ -144,8 +143,8 @@ struct api::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafka, flow_config flow)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka), flow)) {
+api::api(core::role_context ctx, api_config cfg, pg_config pg, kafka_config kafka)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(pg), std::move(kafka))) {
   auto* p = impl_.get();
   auto* h = p->handlers.get();
   auto& s = *p->server;

@@ -5,7 +5,6 @@
 
 #include "core/runtime.hpp"
 #include "pokeflow/config.hpp"
-#include "pokeflow/flow_config.hpp"
 
 namespace pokeflow::roles::api {
 
@@ -13,7 +12,7 @@ class api : public core::service {
  public:
   // Binds the listener (throws std::system_error if the port is taken); PostgreSQL and Kafka
   // are reached lazily, so a stopped stack shows up in /readyz and logs, not as a crash.
-  api(core::role_context ctx, api_config api, pg_config pg, kafka_config kafka, flow_config flow);
+  api(core::role_context ctx, api_config api, pg_config pg, kafka_config kafka);
   ~api() override;
   api(const api&) = delete;
   api& operator=(const api&) = delete;

@@ -26,7 +26,6 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
   fraud_config cfg;
   kafka_config kafka;
-  flow_config flow;
   fraud_rules rules;
   std::unique_ptr<core::kafka::producer> producer;
   std::unique_ptr<core::kafka::consumer> consumer;
@@ -44,12 +43,11 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   core::metrics::counter& success;
   core::metrics::counter& rejected;
 
-  impl(core::role_context c, fraud_config f, kafka_config k, flow_config fl)
+  impl(core::role_context c, fraud_config f, kafka_config k)
       : ctx(c),
         cfg(std::move(f)),
         kafka(std::move(k)),
-        flow(fl),
-        pacer(flow.commit_interval, static_cast<std::size_t>(flow.commit_every)),
+        pacer(kafka.commit_interval, static_cast<std::size_t>(kafka.commit_every)),
         consumed(ctx.metrics.get_counter("pokeflow_messages_consumed_total", "Kafka messages consumed",
                                          {{"role", "fraud"}, {"topic", kafka.orders_topic}})),
         produced(ctx.metrics.get_counter("pokeflow_messages_produced_total", "Kafka messages produced",
@@ -68,7 +66,7 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
       throw config_error(std::string("--fraud-rules: ") + e.what());
     }
     core::kafka::producer_options popts;
-    popts.linger = flow.linger;
+    popts.linger = kafka.linger;
     producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
     core::kafka::consumer_options opts;
     opts.group_id = cfg.group;
@@ -228,8 +226,8 @@ struct fraud::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka, flow_config flow)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka), flow)) {
+fraud::fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka))) {
   auto p = impl_.get();
   ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->consumer->ping();

@@ -4,14 +4,13 @@
 
 #include "core/runtime.hpp"
 #include "pokeflow/config.hpp"
-#include "pokeflow/flow_config.hpp"
 
 namespace pokeflow::roles::fraud {
 
 class fraud : public core::service {
  public:
   // Loads and validates the rules file (throws pokeflow::config_error naming the problem).
-  fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka, flow_config flow);
+  fraud(core::role_context ctx, fraud_config cfg, kafka_config kafka);
   ~fraud() override;
   fraud(const fraud&) = delete;
   fraud& operator=(const fraud&) = delete;

@@ -28,7 +28,6 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   core::role_context ctx;
   updater_config cfg;
   kafka_config kafka;
-  flow_config flow;
   std::unique_ptr<core::kafka::consumer> consumer;
   std::unique_ptr<core::kafka::producer> producer;  // dead letters only
   http::client client;
@@ -48,14 +47,13 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   core::metrics::counter& dead_lettered;
   core::metrics::counter& retried;
 
-  impl(core::role_context c, updater_config u, kafka_config k, flow_config f)
+  impl(core::role_context c, updater_config u, kafka_config k)
       : ctx(c),
         cfg(std::move(u)),
         kafka(std::move(k)),
-        flow(f),
-        client(ctx.io, cfg.api_url, http::client_options{static_cast<std::size_t>(flow.updater_concurrency), 1u << 20}),
-        window(static_cast<std::size_t>(flow.updater_window), static_cast<std::size_t>(flow.updater_concurrency)),
-        pacer(flow.commit_interval, static_cast<std::size_t>(flow.commit_every)),
+        client(ctx.io, cfg.api_url, http::client_options{static_cast<std::size_t>(cfg.concurrency), 1u << 20}),
+        window(static_cast<std::size_t>(cfg.window), static_cast<std::size_t>(cfg.concurrency)),
+        pacer(kafka.commit_interval, static_cast<std::size_t>(kafka.commit_every)),
         consumed(ctx.metrics.get_counter("pokeflow_messages_consumed_total", "Kafka messages consumed",
                                          {{"role", "updater"}, {"topic", kafka.states_topic}})),
         applied(ctx.metrics.get_counter("pokeflow_updates_applied_total",
@@ -69,7 +67,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     consumer = std::make_unique<core::kafka::consumer>(ctx.io, kafka, opts);
     core::kafka::producer_options popts;
     popts.client_id = "pokeflow-updater";
-    popts.linger = flow.linger;
+    popts.linger = kafka.linger;
     producer = std::make_unique<core::kafka::producer>(ctx.io, kafka, popts);
   }
 
@@ -217,7 +215,7 @@ struct updater::impl : std::enable_shared_from_this<impl> {
     });
     consumer->subscribe({kafka.states_topic});
     ctx.log.info("updater started", {{"topic", kafka.states_topic}, {"group", cfg.group}, {"api", cfg.api_url},
-                                     {"concurrency", flow.updater_concurrency}, {"window", flow.updater_window}});
+                                     {"concurrency", cfg.concurrency}, {"window", cfg.window}});
     boost::system::error_code ec;
     std::exception_ptr loop_error;  // the consumer itself failed (fatal Kafka error)
     try {
@@ -277,8 +275,8 @@ struct updater::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka, flow_config flow)
-    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka), flow)) {
+updater::updater(core::role_context ctx, updater_config cfg, kafka_config kafka)
+    : impl_(std::make_shared<impl>(ctx, std::move(cfg), std::move(kafka))) {
   auto* p = impl_.get();
   ctx.add_readiness("kafka", [p]() -> asio::awaitable<std::optional<std::string>> {
     co_return co_await p->consumer->ping();

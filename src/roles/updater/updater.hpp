@@ -4,13 +4,12 @@
 
 #include "core/runtime.hpp"
 #include "pokeflow/config.hpp"
-#include "pokeflow/flow_config.hpp"
 
 namespace pokeflow::roles::updater {
 
 class updater : public core::service {
  public:
-  updater(core::role_context ctx, updater_config cfg, kafka_config kafka, flow_config flow);
+  updater(core::role_context ctx, updater_config cfg, kafka_config kafka);
   ~updater() override;
   updater(const updater&) = delete;
   updater& operator=(const updater&) = delete;
