@@ -53,7 +53,7 @@ trap cleanup EXIT
 "$here/stack.sh" up
 
 rc=0
-ctest --test-dir "$build" --output-on-failure --no-tests=error -R '^(unit|integration): ' ${CTEST_ARGS:-} || rc=$?
+ctest --test-dir "$build" --output-on-failure --no-tests=error -L '^(unit|integration)$' ${CTEST_ARGS:-} || rc=$?
 if compgen -G "$logs/*" >/dev/null; then
   pf_log "sanitizer reports (full text in $logs):"
   grep -h -E 'ERROR: |runtime error|SUMMARY' "$logs"/* | sort | uniq -c | head -n 40 >&2
