@@ -384,8 +384,8 @@ func TestChaos(t *testing.T) {
 	role := byName[rbacv1.Role](t, objs, "rel-pokeflow-chaos")
 	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"pods"}) ||
 		!slices.Equal(role.Rules[0].APIGroups, []string{""}) ||
-		!slices.Equal(role.Rules[0].Verbs, []string{"get", "list", "delete"}) {
-		t.Errorf("chaos RBAC must be pods get/list/delete only, got %+v", role.Rules)
+		!slices.Equal(role.Rules[0].Verbs, []string{"list", "delete"}) {
+		t.Errorf("chaos RBAC must be pods list/delete only, got %+v", role.Rules)
 	}
 	if n := len(all[rbacv1.ClusterRole](objs)); n != 0 {
 		t.Errorf("chaos must not need cluster-wide rights")
