@@ -195,7 +195,8 @@ up() {
     --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$cm_port" --leader-elect=false \
     --service-account-private-key-file "$dir/pki/sa.key" --root-ca-file "$dir/pki/ca.crt" \
-    --use-service-account-credentials=false --profiling=false
+    --use-service-account-credentials=false --profiling=false \
+    --node-monitor-grace-period 5m
   start kube-scheduler "$kubebox" kube-scheduler --kubeconfig "$kubeconfig" \
     --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false
