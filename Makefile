@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all setup build test unit integration up down status demo chaos bench bench-replicas clean format fuzz sanitize
+.PHONY: all setup build test unit integration up down status demo chaos bench bench-replicas clean format fuzz sanitize kube-up kube-down kube-status
 
 all: build
 
@@ -27,6 +27,17 @@ down:
 
 status:
 	scripts/stack.sh status
+
+# Kubernetes in a box (scripts/kube.sh): API server, controller-manager, scheduler, etcd and
+# kwok nodes on 127.0.0.1; prints the KUBECONFIG to use. State in .kube/.
+kube-up: setup
+	scripts/kube.sh up
+
+kube-down:
+	scripts/kube.sh down
+
+kube-status:
+	scripts/kube.sh status
 
 # Sets up and runs the main job: the stack, every role, the seed's load shape (scaled down;
 # FULL=1 runs the original 5 users x 1000 orders x 2 s).

@@ -30,6 +30,8 @@ PACKAGES=(
   python3-venv jq curl ca-certificates procps iproute2 util-linux postgresql-client-15
   # browser tests of the api's pages (driven headless by playwright-core, see scripts/web-install.sh)
   chromium
+  # Kubernetes in a box (scripts/kube.sh): the API server's store
+  etcd-server
   # make fuzz: clang and its runtimes (libFuzzer, ASan, UBSan: libclang-rt-14-dev, which clang-14
   # only recommends)
   clang-14 libclang-rt-14-dev
