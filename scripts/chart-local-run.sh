@@ -158,12 +158,21 @@ done
 
 # Several consumer replicas split their group's partitions: none may sit idle (the partition
 # count, kafka.partitions, must be at least the replica count), judged by its last assignment.
+# The group may still be rebalancing when the loadgen Job ends (replicas join one by one, and a
+# slow machine or a sanitizer build stretches that): wait up to 60 s for it to settle.
+last_assignment() {
+  grep '"msg":"kafka partitions assigned"' "$work/logs/$1.log" | tail -n 1 | sed -n 's/.*"count":\([0-9]*\).*/\1/p'
+  true  # no assignment logged yet: grep finds nothing, which pipefail would make fatal
+}
 for d in "${deployments[@]}"; do
   read -r name _ _ <<<"$d"
   [[ $name =~ -(fraud|updater)-[0-9]+$ ]] || continue
-  count=$(grep '"msg":"kafka partitions assigned"' "$work/logs/$name.log" | tail -n 1 |
-    sed -n 's/.*"count":\([0-9]*\).*/\1/p')
-  [[ ${count:-0} -gt 0 ]] || fail "$name" "$name has no partition assigned (last assignment: ${count:-none})"
+  for _ in $(seq 1 120); do
+    count=$(last_assignment "$name")
+    [[ ${count:-0} -gt 0 ]] && break
+    sleep 0.5
+  done
+  [[ ${count:-0} -gt 0 ]] || fail "$name" "$name has no partition assigned after 60 s (last assignment: ${count:-none})"
   pf_log "$name consumes ${count} partition(s)"
   passed=$((passed + 1))
 done
